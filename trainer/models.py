@@ -1,0 +1,52 @@
+"""The actor and critic: small Keras models over the integer state of a discrete lake.
+
+Both take raw integer states of shape (batch, 1) and one-hot encode them inside the
+model, so a saved model is usable on its own by any Keras user.
+"""
+
+from __future__ import annotations
+
+import keras
+
+
+def _encoded_state(n_states: int, name: str) -> tuple[keras.KerasTensor, keras.KerasTensor]:
+    state = keras.Input(shape=(1,), dtype="int32", name="state")
+    one_hot = keras.layers.CategoryEncoding(
+        num_tokens=n_states, output_mode="one_hot", name=f"{name}_one_hot"
+    )(state)
+    return state, one_hot
+
+
+def _hidden(x: keras.KerasTensor, hidden_units: int, name: str) -> keras.KerasTensor:
+    # With a one-hot input, no hidden layer means one free parameter per (state, output):
+    # a tabular model, which learns fastest; a hidden layer shares statistics across states.
+    if hidden_units:
+        x = keras.layers.Dense(hidden_units, activation="relu", name=f"{name}_hidden")(x)
+    return x
+
+
+def build_actor(n_states: int, n_actions: int, hidden_units: int = 0) -> keras.Model:
+    """Returns a model mapping states (batch, 1) to action probabilities (batch, n_actions)."""
+    state, x = _encoded_state(n_states, "actor")
+    x = _hidden(x, hidden_units, "actor")
+    # Zero-initialised logits: the untrained policy is exactly uniform, so early rollouts
+    # explore evenly instead of following an accident of the initialisation.
+    probabilities = keras.layers.Dense(
+        n_actions, activation="softmax", kernel_initializer="zeros", name="action_probabilities"
+    )(x)
+    return keras.Model(state, probabilities, name="actor")
+
+
+def build_critic(n_states: int, hidden_units: int = 0) -> keras.Model:
+    """Returns a model mapping states (batch, 1) to state values (batch, 1)."""
+    state, x = _encoded_state(n_states, "critic")
+    x = _hidden(x, hidden_units, "critic")
+    value = keras.layers.Dense(1, kernel_initializer="zeros", name="value")(x)
+    return keras.Model(state, value, name="critic")
+
+
+def inference_copy(model: keras.Model) -> keras.Model:
+    """Returns an uncompiled copy with the same weights, so the saved file names no custom loss."""
+    copy = keras.models.clone_model(model)
+    copy.set_weights(model.get_weights())
+    return copy
