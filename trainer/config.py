@@ -1,0 +1,39 @@
+"""Hyperparameters: one dataclass, from which the CLI is generated and the manifest is written."""
+
+from __future__ import annotations
+
+from dataclasses import MISSING, asdict, dataclass, field, fields
+
+
+def _param(default, help: str):
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass(frozen=True)
+class Hyperparameters:
+    n_envs: int = _param(32, "Environments stepped together; one batched policy lookup per step.")
+    n_steps: int = _param(16, "Steps per environment in each rollout, i.e. per update.")
+    gamma: float = _param(0.99, "Discount factor of returns.")
+    gae_lambda: float = _param(0.95, "GAE lambda: 0 = one-step TD advantages, 1 = Monte Carlo.")
+    actor_learning_rate: float = _param(0.01, "Adam learning rate of the actor.")
+    critic_learning_rate: float = _param(0.02, "Adam learning rate of the critic.")
+    entropy_coef: float = _param(0.02, "Weight of the entropy bonus at the start of training.")
+    entropy_coef_final: float = _param(0.002, "Weight of the entropy bonus once the decay is over.")
+    epsilon_start: float = _param(0.0, "Chance of a uniformly random action at the start (seed's idea).")
+    epsilon_final: float = _param(0.0, "Chance of a random action once the decay is over.")
+    decay_env_steps: int = _param(200_000, "Env steps over which entropy and epsilon decay linearly.")
+    hidden_units: int = _param(0, "Hidden layer width of actor and critic; 0 = tabular (one-hot -> output).")
+    normalize_advantages: bool = _param(False, "Standardise advantages per update.")
+    budget: int = _param(3_000_000, "Stop after this many env steps if the target is not reached.")
+    target: float = _param(0.98, "Stop when greedy success >= target x the best possible.")
+    eval_every: int = _param(5, "Updates between exact evaluations of the greedy policy.")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def hyperparameter_fields():
+    """Returns (name, type, default, help) for every hyperparameter, for building a CLI."""
+    for f in fields(Hyperparameters):
+        assert f.default is not MISSING
+        yield f.name, f.type, f.default, f.metadata["help"]
