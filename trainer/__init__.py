@@ -1,0 +1,1 @@
+"""Keras A2C trainer for FrozenLake that publishes versioned policy artifacts."""
