@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Creates .venv (if needed) and installs the project with the extras given as arguments.
+# Re-installs only when pyproject.toml or the extras change, so repeated runs are quick.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+python=${PYTHON:-python3}
+if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+    echo "error: Python 3.11 or newer is needed as '$python' (set PYTHON=/path/to/python3.11)" >&2
+    exit 1
+fi
+if [ ! -x .venv/bin/python ]; then
+    if ! "$python" -m venv .venv; then
+        echo "error: could not create a virtual environment; on Debian/Ubuntu: sudo apt-get install python3-venv" >&2
+        exit 1
+    fi
+fi
+
+extras=$(IFS=,; echo "$*")
+stamp=".venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)-${extras:-none}"
+if [ ! -f "$stamp" ]; then
+    .venv/bin/python -m pip install --quiet --upgrade pip
+    .venv/bin/python -m pip install --quiet -e ".${extras:+[$extras]}"
+    rm -f .venv/.installed-*
+    touch "$stamp"
+fi
