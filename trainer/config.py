@@ -24,7 +24,7 @@ class Hyperparameters:
     decay_env_steps: int = _param(200_000, "Env steps over which entropy and epsilon decay linearly.")
     hidden_units: int = _param(0, "Hidden layer width of actor and critic; 0 = tabular (one-hot -> output).")
     normalize_advantages: bool = _param(False, "Standardise advantages per update.")
-    budget: int = _param(3_000_000, "Stop after this many env steps if the target is not reached.")
+    budget: int = _param(5_000_000, "Stop after this many env steps if the target is not reached.")
     target: float = _param(0.98, "Stop when greedy success >= target x the best possible.")
     eval_every: int = _param(5, "Updates between exact evaluations of the greedy policy.")
 
