@@ -1,0 +1,1 @@
+"""HTTP policy server: Flask under gunicorn, answering from verified policy versions."""

@@ -1,0 +1,39 @@
+"""`python -m service`: run the policy server under gunicorn with `service/gunicorn.conf.py`.
+
+Flags override the matching `LAKE_*` environment variables; everything else is read
+from the environment by the settings class.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+CONFIG = Path(__file__).with_name("gunicorn.conf.py")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m service", description="Serve published lake policies over HTTP.")
+    parser.add_argument("--artifact-root", help="Directory of published versions (env LAKE_ARTIFACT_ROOT).")
+    parser.add_argument("--host", help="Address to bind (env LAKE_HOST, default 127.0.0.1).")
+    parser.add_argument("--port", type=int, help="Port (env LAKE_PORT, default 8000).")
+    parser.add_argument("--workers", type=int, help="Worker processes (env LAKE_WORKERS, default 2).")
+    parser.add_argument("--default-policy", help="Policy for requests that name none (env LAKE_DEFAULT_POLICY).")
+    args = parser.parse_args(argv)
+    for name in ("artifact_root", "host", "port", "workers", "default_policy"):
+        value = getattr(args, name)
+        if value is not None:
+            os.environ[f"LAKE_{name.upper()}"] = str(value)
+
+    from pydantic import ValidationError
+
+    from service.settings import Settings
+
+    try:
+        Settings()
+    except ValidationError as exc:
+        print(f"error: invalid settings: {exc}", file=sys.stderr)
+        return 2
+    os.execvp(sys.executable, [sys.executable, "-m", "gunicorn", "--config", str(CONFIG)])

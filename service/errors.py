@@ -1,0 +1,48 @@
+"""Errors that carry their HTTP status, and the one JSON shape every error is sent in."""
+
+from __future__ import annotations
+
+
+class ServiceError(Exception):
+    status = 500
+    code = "internal_error"
+
+    def __init__(self, message: str, details: list[dict] | None = None, headers: dict | None = None):
+        super().__init__(message)
+        self.message = message
+        self.details = details or []
+        self.headers = headers or {}
+
+    def body(self) -> dict:
+        return {"error": {"status": self.status, "code": self.code, "message": self.message, "details": self.details}}
+
+
+class InvalidRequest(ServiceError):
+    status, code = 422, "invalid_request"
+
+
+class InvalidObservation(InvalidRequest):
+    code = "invalid_observation"
+
+
+class MalformedBody(ServiceError):
+    status, code = 400, "malformed_json"
+
+
+class UnsupportedMediaType(ServiceError):
+    status, code = 415, "unsupported_media_type"
+
+
+class PolicyNotFound(ServiceError):
+    status, code = 404, "policy_not_found"
+
+
+class VersionNotFound(ServiceError):
+    status, code = 404, "version_not_found"
+
+
+class NotReady(ServiceError):
+    status, code = 503, "not_ready"
+
+    def __init__(self, message: str, retry_after: int = 1):
+        super().__init__(message, headers={"Retry-After": str(retry_after)})

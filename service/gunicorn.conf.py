@@ -1,0 +1,81 @@
+"""gunicorn configuration, read from the same `LAKE_*` settings as the app.
+
+The master owns two private directories (the loader's cache and Prometheus' multiprocess
+files) and one child besides the workers: the loader, restarted if it dies.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+from service.settings import Settings
+
+_settings = Settings()
+
+bind = f"{_settings.host}:{_settings.port}"
+workers = _settings.workers
+threads = _settings.threads
+worker_class = "gthread"
+timeout = _settings.timeout
+graceful_timeout = _settings.graceful_timeout
+loglevel = _settings.log_level
+accesslog = None
+wsgi_app = "service.app:create_app()"
+# Request line and header limits well below gunicorn's defaults: nothing here needs more.
+limit_request_line = 4096
+limit_request_fields = 50
+
+_owned_dirs: list[str] = []
+_loader: dict = {}
+
+
+def on_starting(server):
+    if not os.environ.get("LAKE_CACHE_DIR"):
+        os.environ["LAKE_CACHE_DIR"] = str(_settings.cache_dir or tempfile.mkdtemp(prefix="lake-cache-"))
+        if not _settings.cache_dir:
+            _owned_dirs.append(os.environ["LAKE_CACHE_DIR"])
+    os.makedirs(os.environ["LAKE_CACHE_DIR"], exist_ok=True)
+    metrics_dir = tempfile.mkdtemp(prefix="lake-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    _owned_dirs.append(metrics_dir)
+
+
+def _start_loader():
+    return subprocess.Popen([sys.executable, "-m", "service.loader"])
+
+
+def when_ready(server):
+    _loader["process"] = _start_loader()
+
+    def supervise():
+        while not _loader.get("stopping"):
+            process = _loader["process"]
+            if process.poll() is not None and not _loader.get("stopping"):
+                server.log.error("loader exited with %s; restarting it", process.returncode)
+                _loader["process"] = _start_loader()
+            time.sleep(1)
+
+    threading.Thread(target=supervise, name="loader-supervisor", daemon=True).start()
+
+
+def child_exit(server, worker):
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    _loader["stopping"] = True
+    process = _loader.get("process")
+    if process and process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+    for directory in _owned_dirs:
+        shutil.rmtree(directory, ignore_errors=True)

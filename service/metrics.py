@@ -1,0 +1,48 @@
+"""Prometheus metrics, correct under several gunicorn workers and the loader process.
+
+gunicorn's master sets PROMETHEUS_MULTIPROC_DIR before any worker starts, so each
+process writes its own files there and `/metrics` adds them up (prometheus_client's
+multiprocess mode). Without it (a plain Flask run) the default registry is used.
+"""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import REGISTRY, multiprocess
+
+REQUESTS = Counter("lake_requests_total", "HTTP requests answered.", ["route", "method", "status"])
+LATENCY = Histogram(
+    "lake_request_seconds", "Time to answer a request.", ["route"],
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
+)
+SERVED_VERSION = Gauge(
+    "lake_served_version", "Version each policy is served at.", ["policy"], multiprocess_mode="livemax"
+)
+LOAD_FAILURES = Counter("lake_load_failures_total", "Policy versions the loader refused.", ["policy"])
+VERSIONS = Gauge(
+    "lake_versions", "Versions known to the loader, by state.", ["policy", "state"],
+    multiprocess_mode="livemostrecent",
+)
+
+
+def record_loaded(known: dict) -> None:
+    """Sets the per-state version counts from the loader's view of the artifact root."""
+    counts: dict[tuple[str, str], int] = {}
+    for (policy, _), (_, entry) in known.items():
+        for state in ("loaded", "failed", "removed"):
+            counts.setdefault((policy, state), 0)
+        counts[(policy, entry["state"])] += 1
+    for (policy, state), count in counts.items():
+        VERSIONS.labels(policy=policy, state=state).set(count)
+
+
+def exposition() -> tuple[bytes, str]:
+    """Returns the metrics page and its content type."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+    else:
+        registry = REGISTRY
+    return generate_latest(registry), CONTENT_TYPE_LATEST
