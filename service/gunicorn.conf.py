@@ -28,6 +28,8 @@ wsgi_app = "service.app:create_app()"
 # Request line and header limits well below gunicorn's defaults: nothing here needs more.
 limit_request_line = 4096
 limit_request_fields = 50
+# gunicorn 27's control socket can reload and stop the server: off, as nothing here uses it.
+control_socket_disable = True
 
 _owned_dirs: list[str] = []
 _loader: dict = {}

@@ -4,7 +4,7 @@ from policy_artifacts import list_versions, read_verified
 
 
 def _publish_several(root, count, barrier):
-    from tests.artifacts.conftest import publish_models, random_models
+    from tests.helpers import publish_models, random_models
 
     actor, critic = random_models()
     barrier.wait()

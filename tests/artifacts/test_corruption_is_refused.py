@@ -5,7 +5,7 @@ import pytest
 
 from policy_artifacts import ArtifactError, publish_version
 from policy_artifacts.loading import load_models, load_tables
-from tests.artifacts.conftest import manifest_fields, publish_models, random_models
+from tests.helpers import manifest_fields, publish_models, random_models
 
 
 def rewrite_manifest(path, **changes):

@@ -5,7 +5,7 @@ import numpy as np
 
 from policy_artifacts import Manifest, list_policies, list_versions, read_verified
 from policy_artifacts.loading import load_tables
-from tests.artifacts.conftest import publish_models, random_models
+from tests.helpers import publish_models, random_models
 
 
 def test_published_version_loads_back_to_the_same_outputs(published):

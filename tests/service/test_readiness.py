@@ -1,0 +1,33 @@
+"""Health and readiness tell the truth while there is nothing to serve, and after."""
+
+from tests.helpers import publish_models, random_models
+from tests.service.conftest import POLICY
+
+
+def test_not_ready_until_a_policy_appears_in_a_missing_root(tmp_path, start_service):
+    root = tmp_path / "not-yet"
+    service = start_service(root)
+    assert service.get("/healthz").status_code == 200
+    not_ready = service.get("/readyz")
+    assert not_ready.status_code == 503 and not_ready.headers["Retry-After"]
+    act = service.post("/act", {"observation": 0})
+    assert act.status_code == 503 and act.json()["error"]["code"] == "not_ready"
+    service.wait_until(lambda: "does not exist" in service.get("/readyz").json()["error"]["message"],
+                       "the loader to report the missing root")
+
+    publish_models(root, POLICY, *random_models())
+    service.wait_ready()
+    assert service.get("/readyz").json()["served"] == {POLICY: 1}
+    assert service.post("/act", {"observation": 0}).status_code == 200
+
+
+def test_pinned_version_is_served_instead_of_the_newest(tmp_path, start_service):
+    root = tmp_path / "artifacts"
+    for seed in (1, 2, 3):
+        publish_models(root, POLICY, *random_models(seed=seed))
+    service = start_service(root, LAKE_PINNED_VERSIONS='{"frozenlake-4x4": 2}')
+    service.wait_ready()
+    service.wait_until(lambda: len(service.get("/models").json()["policies"][0]["versions"]) == 3, "3 versions")
+    assert service.post("/act", {"observation": 0}).json()["version"] == 2
+    assert service.post("/act", {"observation": 0, "version": 3}).json()["version"] == 3
+    assert service.get(f"/models/{POLICY}").json()["pinned_version"] == 2
