@@ -80,14 +80,15 @@ def create_app(settings: Settings | None = None, cache_dir: Path | None = None, 
             )
         snapshot = registry.snapshot
         policy = registry.resolve(snapshot, body.policy, body.version)
-        states = np.asarray(body.states, dtype=np.int64)
-        if states.max() >= policy.n_states:
+        # Range-checked as Python ints first: JSON integers can be larger than int64.
+        highest = max(body.states)
+        if highest >= policy.n_states:
             field = "observations" if body.is_batch else "observation"
             raise InvalidObservation(
-                f"{field}: states of {policy.name} are 0..{policy.n_states - 1}, got {int(states.max())}",
+                f"{field}: states of {policy.name} are 0..{policy.n_states - 1}, got {highest}",
                 details=[{"field": field, "minimum": 0, "maximum": policy.n_states - 1}],
             )
-        return body, policy, states
+        return body, policy, np.asarray(body.states, dtype=np.int64)
 
     @app.before_request
     def start_timer():
