@@ -81,7 +81,8 @@ class Loader:
                 print_ = fingerprint(version_path(self.settings.artifact_root, policy, version))
                 if key in self.known and self.known[key][0] == print_:
                     continue
-                self.known[key] = (print_, self.load_version(policy, version, print_))
+                entry = {**self.load_version(policy, version, print_), "fingerprint": print_}
+                self.known[key] = (print_, entry)
                 changed = True
         for key, (print_, entry) in list(self.known.items()):
             if key not in seen and entry["state"] != "removed":
@@ -103,8 +104,19 @@ class Loader:
             "policies": policies,
         }
 
+    def resume(self) -> None:
+        """Takes over the state a previous loader process left, so a restart loses nothing."""
+        previous = cache.read_state(self.cache_dir) or {"policies": {}}
+        for policy, versions in previous["policies"].items():
+            for number, entry in versions.items():
+                print_ = tuple(tuple(item) for item in entry.get("fingerprint", ()))
+                self.known[(policy, int(number))] = (print_, {**entry, "fingerprint": print_})
+
     def run_forever(self) -> None:
+        self.resume()
+        self.scan()
         cache.write_state(self.cache_dir, self.state())
+        metrics.record_loaded(self.known)
         while True:
             if self.scan():
                 cache.write_state(self.cache_dir, self.state())

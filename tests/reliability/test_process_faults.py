@@ -1,0 +1,80 @@
+"""Shutdown, dying workers and a dying loader: the service drains, heals and keeps answering."""
+
+import os
+import signal
+import subprocess
+import threading
+import time
+
+import requests
+
+from tests.helpers import publish_models, random_models
+from tests.service.conftest import POLICY
+
+
+def gunicorn_children(service):
+    """Returns the pids of the master's children: workers and the loader."""
+    out = subprocess.run(["pgrep", "-P", str(service.process.pid)], capture_output=True, text=True).stdout
+    return [int(pid) for pid in out.split()]
+
+
+def command_line(pid: int) -> str:
+    with open(f"/proc/{pid}/cmdline", "rb") as f:
+        return f.read().replace(b"\0", b" ").decode()
+
+
+def ready_service(tmp_path, start_service, **env):
+    root = tmp_path / "artifacts"
+    publish_models(root, POLICY, *random_models())
+    service = start_service(root, **env)
+    service.wait_ready()
+    return service
+
+
+def test_sigterm_lets_in_flight_requests_finish_and_exits(tmp_path, start_service):
+    service = ready_service(tmp_path, start_service, LAKE_GRACEFUL_TIMEOUT=10)
+    big = {"observations": [0] * 10000}
+    results, started = [], threading.Event()
+
+    def client():
+        started.set()
+        for _ in range(30):
+            try:
+                results.append(requests.post(service.url + "/act", json=big, timeout=10).status_code)
+            except requests.ConnectionError:
+                results.append("refused")  # after shutdown began: new connections are refused, fine
+                return
+
+    thread = threading.Thread(target=client)
+    thread.start()
+    started.wait()
+    time.sleep(0.2)
+    service.process.send_signal(signal.SIGTERM)
+    assert service.process.wait(timeout=20) == 0
+    thread.join()
+    # Every request that got an answer got a whole, successful one: none was cut off.
+    assert results and all(r in (200, "refused") for r in results), results
+    assert 200 in results
+
+
+def test_killed_worker_is_replaced_and_service_keeps_answering(tmp_path, start_service):
+    service = ready_service(tmp_path, start_service)
+    workers = [pid for pid in gunicorn_children(service) if "service.loader" not in command_line(pid)]
+    assert len(workers) == 2
+    os.kill(workers[0], signal.SIGKILL)
+    for _ in range(50):
+        assert service.post("/act", {"observation": 0}).status_code == 200
+    service.wait_until(lambda: len([p for p in gunicorn_children(service)
+                                    if "service.loader" not in command_line(p)]) == 2, "a replacement worker")
+    assert workers[0] not in gunicorn_children(service)
+
+
+def test_killed_loader_is_restarted_and_still_picks_up_new_versions(tmp_path, start_service):
+    service = ready_service(tmp_path, start_service)
+    (loader,) = [pid for pid in gunicorn_children(service) if "service.loader" in command_line(pid)]
+    os.kill(loader, signal.SIGKILL)
+    assert service.post("/act", {"observation": 0}).json()["version"] == 1  # workers need no loader to answer
+    publish_models(tmp_path / "artifacts", POLICY, *random_models(seed=5))
+    service.wait_until(lambda: service.post("/act", {"observation": 0}).json()["version"] == 2,
+                       "the restarted loader to load version 2")
+    assert loader not in gunicorn_children(service)
