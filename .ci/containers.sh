@@ -108,5 +108,6 @@ phase "retrain through the trainer container"
 "${COMPOSE[@]}" run --rm trainer --map 4x4 --seed 1 --quiet
 wait_for_version 2 30
 echo "service answered /act with version 2 without a restart"
+test "$("${COMPOSE[@]}" exec -T service id -u)" = 10001
 
 phase "done"

@@ -15,7 +15,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from policy_artifacts import ArtifactError, check_policy_name
+from policy_artifacts import ArtifactError, check_policy_name, list_versions
 from trainer.config import Hyperparameters, hyperparameter_fields
 from trainer.lake import LakeError, LakeSpec
 
@@ -45,6 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--policy", help="Policy name (default: from the lake, e.g. frozenlake-8x8-slippery).")
     run.add_argument("--quiet", action="store_true", help="No progress bar; print only the result line.")
+    run.add_argument("--if-missing", action="store_true",
+                     help="Do nothing if the policy already has a version (for first-start jobs).")
 
     hyper = parser.add_argument_group("hyperparameters")
     for name, type_name, default, help_text in hyperparameter_fields():
@@ -97,6 +99,10 @@ def main(argv: list[str] | None = None) -> int:
     except (LakeError, ValueError, ArtifactError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE if not isinstance(exc, OSError) else EXIT_FAILURE
+    existing = list_versions(args.artifact_root, policy)
+    if args.if_missing and existing:
+        print(f"{policy} already has version {existing[-1]} under {args.artifact_root}: not training (--if-missing)")
+        return 0
     seed = args.seed if args.seed is not None else secrets.randbelow(2**31)
 
     # SIGTERM (docker stop, kill) takes the same path as Ctrl-C: stop, publish nothing.

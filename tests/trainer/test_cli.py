@@ -78,3 +78,11 @@ def test_interrupted_training_publishes_nothing(tmp_path, signum):
     assert "nothing was published" in stderr
     assert list_versions(tmp_path, "frozenlake-8x8-slippery") == []
     assert [p.name for p in tmp_path.rglob("*")] == []  # not even a staging directory
+
+
+def test_if_missing_trains_only_when_the_policy_has_no_version(tmp_path):
+    first = run_trainer("--artifact-root", str(tmp_path), "--seed", "0", "--quiet", "--if-missing")
+    assert "version 1" in first.stdout
+    second = run_trainer("--artifact-root", str(tmp_path), "--seed", "0", "--quiet", "--if-missing")
+    assert second.returncode == 0 and "not training" in second.stdout
+    assert list_versions(tmp_path, "frozenlake-4x4") == [1]
