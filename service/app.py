@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from flask import Flask, Response, g, jsonify, request
+from flask import Flask, Response, g, jsonify, render_template, request
 from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
 
@@ -22,6 +22,7 @@ from service.errors import (
     UnsupportedMediaType,
 )
 from service.openapi import openapi_document
+from service.page import curve_points, lake_cells
 from service.registry import Registry
 from service.schemas import (
     ActRequest, ActResponse, CellPolicy, ModelsResponse, ObservationRequest, PolicyStatus,
@@ -169,6 +170,19 @@ def create_app(settings: Settings | None = None, cache_dir: Path | None = None, 
         if entry is None:
             raise PolicyNotFound(f"no policy named {name!r}", details=[{"field": "policy"}])
         return jsonify(policy_status(entry).model_dump())
+
+    @app.get("/")
+    def index():
+        policies = []
+        for entry in registry.snapshot.policies.values():
+            served = entry.served
+            curve = (served.manifest.get("training") or {}).get("curve", []) if served else []
+            policies.append({
+                "name": entry.name, "served": served, "versions": entry.versions,
+                "cells": lake_cells(served) if served else None,
+                "curve": curve_points(curve), "curve_steps": f"{curve[-1][0]:,}" if curve else 0,
+            })
+        return render_template("index.html", policies=policies)
 
     @app.get("/healthz")
     def healthz():

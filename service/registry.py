@@ -94,7 +94,7 @@ class Registry:
                 statuses.append({
                     "version": number, "state": entry["state"], "error": entry.get("error"),
                     "created_at": manifest.get("created_at"), "evaluation": manifest.get("evaluation"),
-                    "training": manifest.get("training"),
+                    "training": manifest.get("training"), "env": manifest.get("env"),
                 })
                 if "tables" in entry:
                     target = loaded if entry["state"] == "loaded" else kept

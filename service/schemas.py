@@ -93,6 +93,7 @@ class VersionStatus(BaseModel):
     created_at: str | None = None
     evaluation: dict | None = None
     training: dict | None = None
+    env: dict | None = None
 
 
 class PolicyStatus(BaseModel):

@@ -1,0 +1,69 @@
+"""The Python client: typed answers, the server's errors as exceptions, retries on 503."""
+
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+import requests
+
+from service.client import PolicyClient, PolicyServiceError
+from service.schemas import ActResponse
+from tests.helpers import publish_models, random_models
+
+
+def test_client_returns_the_servers_answers_as_typed_models(trained_service):
+    client = PolicyClient(trained_service.url)
+    answer = client.act(0, mode="greedy")
+    assert isinstance(answer, ActResponse) and answer.policy == "frozenlake-4x4" and answer.version == 1
+    raw = trained_service.post("/act", {"observation": 0, "mode": "greedy"}).json()
+    assert answer.action == raw["action"]
+    batch = client.act_batch(list(range(16)), mode="greedy")
+    assert batch.actions[0] == answer.action and len(batch.actions) == 16
+    assert client.values([0, 14]).values == trained_service.post("/value", {"observations": [0, 14]}).json()["values"]
+    assert len(client.probabilities(3).probabilities) == 4
+    assert len(client.probabilities_batch([1, 2]).probabilities) == 2
+    assert client.models().policies[0].served_version == 1
+    assert len(client.policy_table().cells) == 16
+
+
+def test_client_raises_the_servers_error(trained_service):
+    client = PolicyClient(trained_service.url)
+    with pytest.raises(PolicyServiceError) as raised:
+        client.act(0, policy="missing-policy")
+    assert raised.value.status == 404 and raised.value.code == "policy_not_found"
+    with pytest.raises(PolicyServiceError) as raised:
+        client.act(99)
+    assert raised.value.status == 422 and "0..15" in raised.value.message
+
+
+def test_client_retries_while_the_service_is_not_ready(tmp_path, start_service):
+    root = tmp_path / "artifacts"
+    service = start_service(root)
+    publisher = threading.Timer(1.0, lambda: publish_models(root, "frozenlake-4x4", *random_models()))
+    publisher.start()
+    started = time.monotonic()
+    answer = PolicyClient(service.url, retries=60, backoff=0.3).act(0)  # Retry-After: 1 s each
+    publisher.join()
+    assert answer.version == 1 and time.monotonic() - started >= 1.0
+
+
+def test_client_gives_up_on_a_dead_address_after_its_retries():
+    with pytest.raises(requests.ConnectionError):
+        PolicyClient("http://127.0.0.1:9", retries=2, backoff=0.01, timeout=1).act(0)
+
+
+def test_client_imports_without_tensorflow():
+    code = "import sys, service.client; sys.exit('tensorflow' in sys.modules or 'keras' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_play_reports_the_played_success_next_to_the_exact_one(trained_service):
+    result = subprocess.run(
+        [sys.executable, "-m", "service.client", "play", "--episodes", "200", "--url", trained_service.url],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "200 episodes, success 1.000" in result.stdout  # deterministic lake, solved policy
+    assert "exact greedy success from the manifest: 1.000" in result.stdout
