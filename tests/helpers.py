@@ -38,3 +38,35 @@ def publish_models(root, policy, actor, critic, **manifest_overrides):
     n_states = manifest_overrides.pop("n_states", 16)
     return publish_version(root, policy, write, manifest_fields(n_states=n_states, **manifest_overrides))
 
+
+
+def publish_damaged(root, policy, damage, seed=0):
+    """Publishes a version that is already damaged when it appears in `root`.
+
+    It is published into a scratch root, renumbered, damaged by `damage(path)`, then
+    renamed into place, so no reader can ever see it whole (no race with the loader).
+    """
+    import json
+    import os
+    import uuid
+    from pathlib import Path
+
+    from policy_artifacts import list_versions
+
+    root = Path(root)
+    number = max(list_versions(root, policy), default=0) + 1
+    scratch = publish_models(root.parent / f"scratch-{uuid.uuid4().hex}", policy, *random_models(seed=seed)).path
+    manifest = json.loads((scratch / "manifest.json").read_text())
+    (scratch / "manifest.json").write_text(json.dumps({**manifest, "version": number}))
+    damage(scratch)
+    target = root / policy / str(number)
+    os.rename(scratch, target)
+    return target
+
+
+def truncate_file(name):
+    def damage(path):
+        data = (path / name).read_bytes()
+        (path / name).write_bytes(data[: len(data) // 2])
+
+    return damage

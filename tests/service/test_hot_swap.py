@@ -2,7 +2,7 @@
 
 import threading
 
-from tests.helpers import publish_models, random_models
+from tests.helpers import publish_damaged, publish_models, random_models
 from tests.service.conftest import POLICY
 
 
@@ -30,14 +30,13 @@ def test_new_version_is_served_without_failed_requests_and_corrupt_one_is_refuse
         # Each worker swaps on its own; the swap has settled once every worker answers 2.
         service.wait_until(
             lambda: all(service.post("/act", {"observation": 0}).json()["version"] == 2 for _ in range(20)),
-            "every worker to serve version 2", timeout=10)
+            "every worker to serve version 2", timeout=30)
         settled_at = len(versions)
-        # Version 3 is published, then its actor is damaged: it must never be served.
-        broken = publish_models(root, POLICY, *random_models(seed=3))
-        (broken.path / "actor.keras").write_bytes(b"not a keras file")
+        # Version 3 appears with its actor replaced after hashing: it must never be served.
+        publish_damaged(root, POLICY, lambda path: (path / "actor.keras").write_bytes(b"not a keras file"))
         service.wait_until(
             lambda: service.get(f"/models/{POLICY}").json()["versions"][0]["state"] == "failed",
-            "version 3 to be reported as failed", timeout=10)
+            "version 3 to be reported as failed", timeout=30)
     finally:
         stop.set()
         thread.join()
