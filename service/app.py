@@ -7,7 +7,6 @@ with `service.app:create_app()`, which takes its settings from the environment.
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 
@@ -62,8 +61,10 @@ def _validate(model, document):
 
 def create_app(settings: Settings | None = None, cache_dir: Path | None = None, watch: bool = True) -> Flask:
     settings = settings or Settings()
-    cache_dir = Path(cache_dir or settings.cache_dir or os.environ["LAKE_CACHE_DIR"])
-    registry = Registry(settings, cache_dir)
+    cache_dir = cache_dir or settings.cache_dir  # gunicorn's master sets LAKE_CACHE_DIR for its workers
+    if cache_dir is None:
+        raise RuntimeError("no cache dir: run under service/gunicorn.conf.py or pass cache_dir")
+    registry = Registry(settings, Path(cache_dir))
     registry.refresh()
     if watch:
         registry.watch_in_background()

@@ -128,9 +128,8 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="[loader] %(levelname)s %(message)s", stream=sys.stderr)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    settings = Settings()
-    cache_dir = Path(os.environ["LAKE_CACHE_DIR"])
-    Loader(settings, cache_dir).run_forever()
+    settings = Settings()  # LAKE_CACHE_DIR is set by gunicorn's master (gunicorn.conf.py)
+    Loader(settings, Path(settings.cache_dir)).run_forever()
 
 
 if __name__ == "__main__":
