@@ -1,36 +1,84 @@
 #!/usr/bin/env bash
-# Builds the image and runs docker-compose.yml for real with Podman (no Docker engine or
-# registry on CI machines; see ../shared/CONTAINERS.md): the trainer publishes version 1,
-# the service answers from the shared volume, a second trainer run publishes version 2
-# and the running service answers with it, without a restart.
-# Only a machine where Podman cannot be installed or started skips this, loudly.
+# Builds the image and runs docker-compose.yml for real with Podman and podman-compose
+# (CI machines have no Docker engine and no registry; see ../shared/CONTAINERS.md):
+#   1. the trainer job publishes frozenlake-4x4 version 1 into the `artifacts` volume;
+#   2. the service answers /act from that volume; so does a second replica started from
+#      the image's defaults (`docker run` style) on the same volume, read-only;
+#   3. `run --rm trainer ...` publishes version 2, and both running replicas answer with it
+#      without a restart; then a new policy (8x8 slippery) appears the same way.
+# The build runs with no network at all: dependencies come from a wheelhouse downloaded on
+# the host for the base image's Python. Set-up is idempotent and leaves /etc alone (podman
+# reads $CONTAINERS_CONF). Only a machine where Podman cannot be installed or started
+# skips, loudly; any other failure exits non-zero. Containers and volumes are removed on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 TOOLS=${LAKE_CI_TOOLS:-/var/tmp/lake-ci}
-BASE=localhost/debian-python:bookworm
+DEFAULT_BASE=localhost/debian-python:bookworm
+BASE=${LAKE_CI_BASE_IMAGE:-$DEFAULT_BASE}
 IMAGE=localhost/lake-policy-server:ci
 PROJECT=lakeci$$
 PORT=${LAKE_CI_PORT:-18765}
-started=$(date +%s)
-phase() { echo "=== [$(( $(date +%s) - started ))s] $*"; }
+REPLICA_PORT=$((PORT + 1))
+REPLICA=${PROJECT}_replica
+LOGS=$TOOLS/logs
+export CONTAINERS_CONF=$TOOLS/containers.conf
+mkdir -p "$LOGS"
+
+timings=()
+phase_name=""
+phase_started=$SECONDS
+end_phase() {
+    if [ -n "$phase_name" ]; then
+        timings+=("$(printf '%5d s  %s' $((SECONDS - phase_started)) "$phase_name")")
+    fi
+    phase_name=""
+}
+phase() {
+    end_phase
+    phase_name=$1
+    phase_started=$SECONDS
+    echo "=== [${SECONDS}s] $1"
+}
+print_timings() {
+    end_phase
+    echo "=== timings"
+    printf '%s\n' "${timings[@]}"
+    printf '%5d s  total\n' "$SECONDS"
+}
+trap print_timings EXIT
 skip() {
-    echo "################################################################"
-    echo "# SKIPPED: container test: $*"
-    echo "################################################################"
+    echo "################################################################################"
+    echo "# SKIPPED: the container test did not run: $*"
+    echo "# The image and docker-compose.yml were NOT tested on this machine."
+    echo "################################################################################"
     exit 0
+}
+# Runs a command with its output in $LOGS/NAME.log; on failure shows the end of it.
+logged() {
+    local name=$1
+    shift
+    if ! "$@" >"$LOGS/$name.log" 2>&1; then
+        echo "FAILED: $* (last lines of $LOGS/$name.log):" >&2
+        tail -n 40 "$LOGS/$name.log" >&2
+        return 1
+    fi
 }
 
 phase "podman set-up"
-if ! command -v podman >/dev/null || ! command -v debootstrap >/dev/null; then
-    if [ "$(id -u)" != 0 ]; then skip "podman is not installed and this user cannot install it"; fi
-    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-        podman runc debootstrap >/dev/null || skip "apt-get could not install podman"
+missing=()
+for tool in podman runc debootstrap; do
+    command -v "$tool" >/dev/null || missing+=("$tool")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    [ "$(id -u)" = 0 ] || skip "${missing[*]} not installed, and installing needs root"
+    logged apt-update apt-get update || skip "apt-get update failed"
+    DEBIAN_FRONTEND=noninteractive logged apt-install apt-get install -y "${missing[@]}" \
+        || skip "apt-get could not install ${missing[*]}"
 fi
-if [ "$(id -u)" = 0 ] && [ ! -f /etc/containers/containers.conf.lake-ci ]; then
-    # crun fails here ("cgroups in hybrid mode"), and default ulimits above the hard limit fail every container.
-    mkdir -p /etc/containers
-    cat > /etc/containers/containers.conf <<CONF
+# crun fails on these machines ("cgroups in hybrid mode not supported"), and default
+# ulimits above the machine's hard limits make every container fail in setrlimit.
+cat >"$CONTAINERS_CONF" <<CONF
 [containers]
 default_ulimits = ["nofile=$(ulimit -Hn):$(ulimit -Hn)", "nproc=$(cat /proc/sys/kernel/pid_max):$(cat /proc/sys/kernel/pid_max)"]
 [engine]
@@ -38,76 +86,122 @@ runtime = "runc"
 cgroup_manager = "cgroupfs"
 events_logger = "file"
 CONF
-    touch /etc/containers/containers.conf.lake-ci
-fi
-podman info >/dev/null 2>&1 || skip "podman is installed but cannot start: $(podman info 2>&1 | tail -1)"
-mkdir -p "$TOOLS"
+podman info >"$LOGS/podman-info.log" 2>&1 \
+    || skip "podman is installed but cannot start: $(tail -n 1 "$LOGS/podman-info.log")"
 if [ ! -x "$TOOLS/venv/bin/podman-compose" ]; then
-    python3 -m venv "$TOOLS/venv"
-    "$TOOLS/venv/bin/pip" install -q "podman-compose>=1.2,<2"
+    logged venv python3 -m venv "$TOOLS/venv"
+    logged podman-compose "$TOOLS/venv/bin/python" -m pip install "podman-compose>=1.2,<2" \
+        || skip "podman-compose could not be installed from PyPI"
 fi
 COMPOSE=("$TOOLS/venv/bin/podman-compose" -p "$PROJECT" -f docker-compose.yml)
 
-phase "base image"
+phase "base image $BASE"
 if ! podman image exists "$BASE"; then
-    rootfs="$TOOLS/rootfs"
+    [ "$BASE" = "$DEFAULT_BASE" ] || { echo "base image $BASE does not exist" >&2; exit 1; }
+    [ "$(id -u)" = 0 ] || skip "making $BASE with debootstrap needs root"
+    rootfs=$TOOLS/rootfs
     rm -rf "$rootfs"
-    debootstrap --variant=minbase --include=python3,python3-venv,python3-pip,ca-certificates \
-        bookworm "$rootfs" >/dev/null
-    # The build runs behind this machine's intercepting proxy: trust what the host trusts.
-    # Copied at run time only; never committed.
+    logged debootstrap debootstrap --variant=minbase --include=python3,python3-venv,ca-certificates \
+        bookworm "$rootfs" "${LAKE_CI_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
+    # Anything this machine's HTTPS goes through (an intercepting proxy here) must be
+    # trusted inside containers too. Copied at run time from the host, never committed.
     if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
         cp /usr/local/share/ca-certificates/*.crt "$rootfs/usr/local/share/ca-certificates/"
-        chroot "$rootfs" update-ca-certificates >/dev/null
+        logged ca chroot "$rootfs" update-ca-certificates
     fi
-    tar -C "$rootfs" -c . | podman import - "$BASE" >/dev/null
+    tar -C "$rootfs" -c . | logged import podman import - "$BASE"
     rm -rf "$rootfs"
 fi
 
-phase "wheelhouse (so the build needs no network)"
-python3 - > "$TOOLS/requirements.txt" <<'PY'
+phase "wheelhouse for the base image's Python"
+# Wheels for the Python, glibc and CPU of the image, whatever the host runs: "3.11 36 x86_64".
+read -r py_version glibc_minor machine < <(podman run --rm "$BASE" python3 -c '
+import platform, sys
+print(f"{sys.version_info[0]}.{sys.version_info[1]}", platform.libc_ver()[1].split(".")[1], platform.machine())')
+[ -n "${machine:-}" ] || { echo "could not run python3 in $BASE" >&2; exit 1; }
+platforms=(--platform "manylinux2014_$machine")
+for minor in $(seq 17 "$glibc_minor"); do
+    platforms+=(--platform "manylinux_2_${minor}_$machine")
+done
+"$TOOLS/venv/bin/python" - >"$TOOLS/requirements.txt" <<'PY'
 import tomllib
-print("\n".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"]))
+with open("pyproject.toml", "rb") as file:
+    project = tomllib.load(file)
+# The build-system requirements too: the build installs the project itself with no index.
+print("\n".join(project["build-system"]["requires"] + project["project"]["dependencies"]))
 PY
-python3 -m pip wheel -q --wheel-dir wheelhouse -r "$TOOLS/requirements.txt"
+logged wheelhouse "$TOOLS/venv/bin/python" -m pip download --only-binary=:all: --dest wheelhouse \
+    --python-version "$py_version" --implementation cp --abi "cp${py_version/./}" "${platforms[@]}" \
+    -r "$TOOLS/requirements.txt"
+echo "wheelhouse: $(find wheelhouse -name '*.whl' | wc -l) wheels for CPython $py_version, glibc 2.$glibc_minor, $machine"
 
-phase "build"
-podman build -q --build-arg BASE_IMAGE="$BASE" --build-arg PIP_NO_INDEX=1 -t "$IMAGE" . >/dev/null
-test "$(podman run --rm --entrypoint id "$IMAGE" -u)" = 10001
+phase "build (no network)"
+# Docker format: the OCI format has no HEALTHCHECK, and podman drops it.
+logged build podman build --format docker --network none \
+    --build-arg BASE_IMAGE="$BASE" --build-arg PIP_NO_INDEX=1 -t "$IMAGE" .
+test "$(podman run --rm --no-healthcheck --entrypoint id "$IMAGE" -u)" = 10001
+test "$(podman image inspect --format '{{json .Config.Healthcheck.Test}}' "$IMAGE")" != null
+echo "image $IMAGE: $(podman image inspect --format '{{.Size}}' "$IMAGE" | numfmt --to=si)B, user 10001, has a HEALTHCHECK"
 
 cleanup() {
+    local status=$?
     phase "clean-up"
-    "${COMPOSE[@]}" down -v -t 2 >/dev/null 2>&1 || true
+    if [ "$status" != 0 ]; then
+        echo "--- logs of the compose project and the replica (exit status $status)" >&2
+        "${COMPOSE[@]}" logs >&2 2>&1 || true
+        podman logs "$REPLICA" >&2 2>&1 || true
+    fi
+    podman rm -f -t 0 "$REPLICA" >/dev/null 2>&1 || true
+    "${COMPOSE[@]}" down -v -t 2 >"$LOGS/down.log" 2>&1 || true
+    if podman volume exists "${PROJECT}_artifacts"; then
+        echo "clean-up left the volume ${PROJECT}_artifacts behind" >&2
+        status=1
+    fi
+    print_timings
+    exit "$status"
 }
 trap cleanup EXIT
 export LAKE_IMAGE="$IMAGE" LAKE_HOST_PORT="$PORT"
-
-act_version() {
-    python3 -c '
-import json, sys, urllib.request
-request = urllib.request.Request(sys.argv[1], data=b"{\"observation\": 0, \"mode\": \"greedy\"}",
-                                 headers={"Content-Type": "application/json"})
-print(json.load(urllib.request.urlopen(request, timeout=2))["version"])' "http://127.0.0.1:$PORT/act" 2>/dev/null
+wait_for() {  # URL POLICY VERSION DEADLINE
+    python3 .ci/wait_for_version.py "$@"
 }
-wait_for_version() {
-    for _ in $(seq 1 "$2"); do
-        [ "$(act_version || true)" = "$1" ] && return 0
-        sleep 1
-    done
-    echo "service did not answer with version $1; logs:" >&2
-    "${COMPOSE[@]}" logs >&2 || true
-    return 1
+service_container() {
+    podman ps -q --filter "label=io.podman.compose.project=$PROJECT" --filter "label=com.docker.compose.service=service"
 }
 
-phase "compose up: trainer job, then service"
-"${COMPOSE[@]}" up -d >/dev/null
-wait_for_version 1 180
-echo "service answered /act with version 1 from the shared volume"
+phase "compose up: the trainer job publishes version 1, then the service serves it"
+logged up "${COMPOSE[@]}" up -d
+wait_for "http://127.0.0.1:$PORT" frozenlake-4x4 1 120
+service=$(service_container)
+podman healthcheck run "$service"
+echo "compose healthcheck (/readyz) of the service: healthy"
+started_at=$(podman inspect --format '{{.State.StartedAt}}' "$service")
+if podman exec "$service" touch /artifacts/written-by-service 2>/dev/null; then
+    echo "the service could write to the artifacts volume; it must be mounted read-only" >&2
+    exit 1
+fi
+test "$(podman exec "$service" id -u)" = 10001
+echo "service runs as uid 10001 with the volume read-only"
 
-phase "retrain through the trainer container"
-"${COMPOSE[@]}" run --rm trainer --map 4x4 --seed 1 --quiet
-wait_for_version 2 30
-echo "service answered /act with version 2 without a restart"
-test "$("${COMPOSE[@]}" exec -T service id -u)" = 10001
+phase "a second replica on the same volume, from the image's defaults"
+logged replica podman run -d --name "$REPLICA" -p "127.0.0.1:$REPLICA_PORT:8000" \
+    -v "${PROJECT}_artifacts:/artifacts:ro" "$IMAGE"
+wait_for "http://127.0.0.1:$REPLICA_PORT" frozenlake-4x4 1 120
+podman healthcheck run "$REPLICA"
+echo "image healthcheck (/healthz) of the replica: healthy"
 
+phase "retrain: run --rm trainer publishes version 2"
+logged retrain "${COMPOSE[@]}" run -T --rm trainer --map 4x4 --seed 1 --quiet
+tail -n 1 "$LOGS/retrain.log"
+wait_for "http://127.0.0.1:$PORT" frozenlake-4x4 2 30
+wait_for "http://127.0.0.1:$REPLICA_PORT" frozenlake-4x4 2 30
+
+phase "a new policy: run --rm trainer --map 8x8 --slippery (small budget)"
+logged train-8x8 "${COMPOSE[@]}" run -T --rm trainer --map 8x8 --slippery --seed 0 --budget 4096 --quiet
+tail -n 1 "$LOGS/train-8x8.log"
+wait_for "http://127.0.0.1:$PORT" frozenlake-8x8-slippery 1 30
+
+test "$(podman inspect --format '{{.State.StartedAt}}' "$service")" = "$started_at"
+test "$(podman inspect --format '{{.RestartCount}}' "$service")" = 0
+echo "the service container was never restarted"
 phase "done"
