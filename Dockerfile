@@ -1,5 +1,6 @@
 # One image, two roles: `lake-serve` (default) and `lake-train`.
 # On machines without a registry, pass --build-arg BASE_IMAGE=<a local python 3.11 image>.
+# With podman, build with `--format docker`: the OCI format has no HEALTHCHECK.
 ARG BASE_IMAGE=python:3.11-slim-bookworm
 
 FROM ${BASE_IMAGE} AS builder
