@@ -53,7 +53,7 @@ def main() -> None:
     for lake in args.lakes.split(","):
         spec = LakeSpec.create(**LAKES[lake])
         for label, changes in VARIANTS.items():
-            hp = dataclasses.replace(Hyperparameters(budget=args.budget), **changes)
+            hp = dataclasses.replace(Hyperparameters(budget=args.budget, sampled_target=0.0), **changes)
             results = [train(spec, hp, seed=seed) for seed in parse_seeds(args.seeds)]
             reached = sum(r.stopped_because == "target" for r in results)
             print(

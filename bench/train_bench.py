@@ -52,7 +52,8 @@ def parse_seeds(text: str) -> list[int]:
 
 def run_ours(spec: LakeSpec, threshold: float, seed: int) -> dict:
     best, _ = best_success_probability(spec.table, spec.max_episode_steps)
-    hp = Hyperparameters(target=min(threshold / best, 1.0) - 1e-9, budget=10_000_000)
+    # The measure is the greedy policy's success, so the sampled-policy condition is off.
+    hp = Hyperparameters(target=min(threshold / best, 1.0) - 1e-9, sampled_target=0.0, budget=10_000_000)
     result = train(spec, hp, seed=seed)
     return {"seed": seed, "reached": result.success_rate >= threshold - 1e-9, "seconds": result.seconds,
             "success": result.success_rate, "env_steps": result.env_steps}

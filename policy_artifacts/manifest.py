@@ -46,7 +46,8 @@ class TrainingRecord(_Strict):
 
 
 class Evaluation(_Strict):
-    success_rate: float = Field(ge=0, le=1)
+    success_rate: float = Field(ge=0, le=1, description="Greedy policy (argmax per cell).")
+    sampled_success_rate: float | None = Field(None, ge=0, le=1, description="Actions sampled from the policy.")
     optimal_success_rate: float = Field(ge=0, le=1)
     method: str
 

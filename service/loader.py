@@ -90,7 +90,7 @@ class Loader:
                 # version vanished still answers from the last one it had.
                 directory = version_path(self.settings.artifact_root, *key)
                 reason = "no longer on disk" if not directory.exists() else "older than the newest keep_versions"
-                self.known[key] = (print_, {**entry, "state": "removed", "error": reason})
+                self.known[key] = (print_, {**entry, "state": "removed", "error": reason, "removed_at": time.time()})
                 changed = True
         return changed
 

@@ -42,13 +42,15 @@ class Snapshot:
         return any(entry.served for entry in self.policies.values())
 
 
-def _choose_served(loaded: dict[int, TabularPolicy], kept: dict[int, TabularPolicy], pinned: int | None):
+def _choose_served(loaded: dict[int, TabularPolicy], kept: dict[int, tuple[float, TabularPolicy]],
+                   pinned: int | None):
     if pinned in loaded:
         return loaded[pinned]
     if loaded:
         return loaded[max(loaded)]
-    # Every version is gone from disk: answer from the last one held rather than from none.
-    return kept[max(kept)] if kept else None
+    # Every version is gone from disk: answer from the one that stayed valid the longest
+    # (the last removed) rather than from none.
+    return max(kept.values(), key=lambda pair: pair[0])[1] if kept else None
 
 
 class Registry:
@@ -96,9 +98,10 @@ class Registry:
                     "created_at": manifest.get("created_at"), "evaluation": manifest.get("evaluation"),
                     "training": manifest.get("training"), "env": manifest.get("env"),
                 })
-                if "tables" in entry:
-                    target = loaded if entry["state"] == "loaded" else kept
-                    target[number] = self._policy(name, number, entry)
+                if "tables" in entry and entry["state"] == "loaded":
+                    loaded[number] = self._policy(name, number, entry)
+                elif "tables" in entry:
+                    kept[number] = (entry.get("removed_at", 0.0), self._policy(name, number, entry))
             pinned = self.settings.pinned_versions.get(name)
             policies[name] = PolicyEntry(name, _choose_served(loaded, kept, pinned), loaded, statuses, pinned)
         return Snapshot(policies, state.get("artifact_root_exists", False), loader_seen=True)

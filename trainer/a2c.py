@@ -16,7 +16,7 @@ import numpy as np
 
 from trainer.advantages import generalized_advantages
 from trainer.config import Hyperparameters
-from trainer.evaluation import best_success_probability, success_probability
+from trainer.evaluation import best_success_probability, sampled_success_probability, success_probability
 from trainer.lake import LakeSpec
 from trainer.losses import ActorLoss, pack_targets
 from trainer.models import build_actor, build_critic
@@ -37,6 +37,7 @@ class TrainingResult:
     actor: keras.Model
     critic: keras.Model
     success_rate: float
+    sampled_success_rate: float
     optimal_success_rate: float
     env_steps: int
     updates: int
@@ -129,7 +130,12 @@ def train(
             curve.append((env_steps, round(success, 6)))
             if on_progress:
                 on_progress(Progress(env_steps, env.episodes_finished, updates, success, optimal))
-            if success >= target:
+            # A policy whose argmax is right but whose probabilities are still nearly uniform
+            # would serve mostly random samples: both must be good before training stops.
+            if success >= target and (
+                hp.sampled_target == 0.0
+                or sampled_success_probability(table, policy, spec.max_episode_steps) >= hp.sampled_target * optimal
+            ):
                 stopped_because = "target"
                 break
         # Epsilon-greedy exploration, the seed's idea, decays to epsilon_final.
@@ -158,8 +164,10 @@ def train(
         if on_progress:
             on_progress(Progress(env_steps, env.episodes_finished, updates, success, optimal))
 
+    sampled = sampled_success_probability(table, policy, spec.max_episode_steps)
     return TrainingResult(
-        actor=actor, critic=critic, success_rate=success, optimal_success_rate=optimal,
+        actor=actor, critic=critic, success_rate=success, sampled_success_rate=sampled,
+        optimal_success_rate=optimal,
         env_steps=env_steps, updates=updates, seconds=time.perf_counter() - started,
         stopped_because=stopped_because, curve=curve,
     )

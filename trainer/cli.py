@@ -69,6 +69,8 @@ def _hyperparameters(args: argparse.Namespace) -> Hyperparameters:
             raise ValueError(f"--{name.replace('_', '-')} must be between 0 and 1")
     if not 0.0 < values["target"] <= 1.0:
         raise ValueError("--target must be in (0, 1]")
+    if not 0.0 <= values["sampled_target"] <= 1.0:
+        raise ValueError("--sampled-target must be between 0 and 1")
     return Hyperparameters(**values)
 
 
@@ -131,7 +133,8 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_FAILURE
     print(
         f"published {published.policy} version {published.version} at {published.path}: "
-        f"greedy success {result.success_rate:.3f} (best possible {result.optimal_success_rate:.3f}), "
+        f"greedy success {result.success_rate:.3f}, sampled {result.sampled_success_rate:.3f} "
+        f"(best possible {result.optimal_success_rate:.3f}), "
         f"{result.env_steps} env steps in {result.seconds:.1f} s, stopped on {result.stopped_because}"
     )
     return 0

@@ -25,7 +25,10 @@ class Hyperparameters:
     hidden_units: int = _param(0, "Hidden layer width of actor and critic; 0 = tabular (one-hot -> output).")
     normalize_advantages: bool = _param(False, "Standardise advantages per update.")
     budget: int = _param(5_000_000, "Stop after this many env steps if the target is not reached.")
-    target: float = _param(0.98, "Stop when greedy success >= target x the best possible.")
+    target: float = _param(0.98, "Stop when greedy success >= target x the best possible...")
+    sampled_target: float = _param(
+        0.9, "...and the success of sampling from the policy (what /act does by default) >= this x the best."
+    )
     eval_every: int = _param(5, "Updates between exact evaluations of the greedy policy.")
 
     def to_dict(self) -> dict:

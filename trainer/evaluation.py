@@ -1,7 +1,8 @@
 """Exact success probabilities, computed from the transition table instead of sampled.
 
 `success_probability` gives the chance that a fixed policy (one action per cell) reaches
-the goal within the step limit. `best_success_probability` gives the best such chance
+the goal within the step limit; `sampled_success_probability` the same for a policy that
+samples its actions, as `/act` does by default. `best_success_probability` gives the best such chance
 over policies that see only their cell, which is what "solved" is measured against.
 """
 
@@ -14,30 +15,26 @@ from trainer.lake import TransitionTable
 METHOD = "exact: transition-table propagation over the step limit (no sampling)"
 
 
-def _policy_matrices(table: TransitionTable, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Returns (moves, goal_reach) for a deterministic policy.
+def _policy_matrices(table: TransitionTable, policy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Returns (moves, goal_reach) for a policy given as action probabilities per cell (n, A).
 
     moves[s, s'] is the probability of stepping from non-terminal s to non-terminal s';
     goal_reach[s] is the probability that the step from s pays the reward.
     """
     n = table.n_states
-    rows = np.arange(n)
-    probs = table.probs[rows, actions]  # (n, outcomes)
-    next_states = table.next_states[rows, actions]
-    rewarding = table.rewards[rows, actions] > 0
-    continuing = ~table.terminates[rows, actions]
+    weight = policy[:, :, None] * table.probs  # P(action, outcome | s)
     moves = np.zeros((n, n))
-    np.add.at(moves, (np.repeat(rows, probs.shape[1]), next_states.ravel()), (probs * continuing).ravel())
-    goal_reach = (probs * rewarding).sum(axis=1)
+    rows = np.broadcast_to(np.arange(n)[:, None, None], weight.shape)
+    np.add.at(moves, (rows.ravel(), table.next_states.ravel()), (weight * ~table.terminates).ravel())
+    goal_reach = (weight * (table.rewards > 0)).sum(axis=(1, 2))
     # Terminal cells are never acted in: an episode that reached one has already ended.
     moves[table.terminal_states] = 0.0
     goal_reach[table.terminal_states] = 0.0
     return moves, goal_reach
 
 
-def success_probability(table: TransitionTable, actions: np.ndarray, max_steps: int) -> float:
-    """Returns P(reach the goal within max_steps from the start) under `actions[s]` per cell."""
-    moves, goal_reach = _policy_matrices(table, np.asarray(actions, dtype=np.int64))
+def _success(table: TransitionTable, policy: np.ndarray, max_steps: int) -> float:
+    moves, goal_reach = _policy_matrices(table, policy)
     occupancy = np.zeros(table.n_states)
     occupancy[table.start_state] = 1.0
     success = 0.0
@@ -45,6 +42,17 @@ def success_probability(table: TransitionTable, actions: np.ndarray, max_steps: 
         success += occupancy @ goal_reach
         occupancy = occupancy @ moves
     return float(success)
+
+
+def success_probability(table: TransitionTable, actions: np.ndarray, max_steps: int) -> float:
+    """Returns P(reach the goal within max_steps from the start) under `actions[s]` per cell."""
+    one_hot = np.eye(table.n_actions)[np.asarray(actions, dtype=np.int64)]
+    return _success(table, one_hot, max_steps)
+
+
+def sampled_success_probability(table: TransitionTable, probabilities: np.ndarray, max_steps: int) -> float:
+    """Returns P(reach the goal within max_steps) when each action is sampled from `probabilities[s]`."""
+    return _success(table, np.asarray(probabilities, dtype=np.float64), max_steps)
 
 
 def _finite_horizon_greedy_policies(

@@ -49,6 +49,7 @@ def manifest_fields(spec: LakeSpec, hp: Hyperparameters, seed: int | None, resul
         },
         "evaluation": {
             "success_rate": result.success_rate,
+            "sampled_success_rate": result.sampled_success_rate,
             "optimal_success_rate": result.optimal_success_rate,
             "method": METHOD,
         },

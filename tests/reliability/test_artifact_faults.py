@@ -39,11 +39,14 @@ def test_deleted_versions_fall_back_and_the_last_one_keeps_answering(tmp_path, s
     service.wait_ready()
     service.wait_until(lambda: service.post("/act", {"observation": 0}).json()["version"] == 2, "v2 served")
     shutil.rmtree(root / POLICY / "2")
-    service.wait_until(lambda: service.post("/act", {"observation": 0}).json()["version"] == 1, "fallback to v1")
-    assert versions_by_number(service)[2]["state"] == "removed"
+    # Workers refresh independently: wait until every one of them shows the change.
+    service.wait_until(lambda: all(versions_by_number(service)[2]["state"] == "removed" for _ in range(10)),
+                       "v2 reported removed by every worker")
+    assert all(service.post("/act", {"observation": 0}).json()["version"] == 1 for _ in range(10))
     shutil.rmtree(root)
-    service.wait_until(lambda: versions_by_number(service)[1]["state"] == "removed", "v1 reported removed")
-    assert service.post("/act", {"observation": 0}).json()["version"] == 1
+    service.wait_until(lambda: all(versions_by_number(service)[1]["state"] == "removed" for _ in range(10)),
+                       "v1 reported removed by every worker")
+    assert all(service.post("/act", {"observation": 0}).json()["version"] == 1 for _ in range(10))
     assert service.get("/readyz").status_code == 200
 
 

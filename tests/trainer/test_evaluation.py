@@ -2,7 +2,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from trainer.evaluation import best_success_probability, success_probability
+from trainer.evaluation import best_success_probability, sampled_success_probability, success_probability
 from trainer.lake import LakeSpec
 
 DOWN, RIGHT, LEFT = 1, 2, 0
@@ -47,3 +47,20 @@ def test_exact_success_agrees_with_playing_gymnasium_itself():
         wins += reward > 0
     standard_error = np.sqrt(exact * (1 - exact) / episodes)
     assert abs(wins / episodes - exact) < 4 * standard_error
+
+
+def test_sampled_success_of_a_sure_policy_equals_its_greedy_success():
+    spec = LakeSpec.create("4x4", is_slippery=True)
+    _, actions = best_success_probability(spec.table, spec.max_episode_steps)
+    sure = np.eye(4)[actions]
+    assert sampled_success_probability(spec.table, sure, 100) == pytest.approx(
+        success_probability(spec.table, actions, 100))
+
+
+def test_sampled_success_mixes_the_outcomes_of_its_actions():
+    # On the one-row lake "SG", RIGHT reaches the goal and LEFT bumps into the wall.
+    spec = LakeSpec.create(desc="SG")
+    half = np.tile([0.5, 0.0, 0.5, 0.0], (2, 1))  # LEFT or RIGHT, evenly
+    # Success within 1 step is 0.5; within 2 steps 0.5 + 0.25.
+    assert sampled_success_probability(spec.table, half, 1) == pytest.approx(0.5)
+    assert sampled_success_probability(spec.table, half, 2) == pytest.approx(0.75)
