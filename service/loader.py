@@ -38,6 +38,7 @@ class Loader:
         self.cache_dir = cache_dir
         # (policy, version) -> (fingerprint, entry in the state file)
         self.known: dict[tuple[str, int], tuple[tuple, dict]] = {}
+        self.root_existed: bool | None = None
 
     def wanted_versions(self, policy: str) -> list[int]:
         versions = list_versions(self.settings.artifact_root, policy)
@@ -72,14 +73,16 @@ class Loader:
 
     def scan(self) -> bool:
         """Returns True if anything changed since the last scan (and updates self.known)."""
-        changed = False
+        root_exists = Path(self.settings.artifact_root).is_dir()
+        changed, self.root_existed = root_exists != self.root_existed, root_exists
         seen = set()
         for policy in list_policies(self.settings.artifact_root):
             for version in self.wanted_versions(policy):
                 key = (policy, version)
                 seen.add(key)
                 print_ = fingerprint(version_path(self.settings.artifact_root, policy, version))
-                if key in self.known and self.known[key][0] == print_:
+                known = self.known.get(key)
+                if known and known[0] == print_ and known[1]["state"] != "removed":
                     continue
                 entry = {**self.load_version(policy, version, print_), "fingerprint": print_}
                 self.known[key] = (print_, entry)
@@ -99,7 +102,7 @@ class Loader:
         for (policy, version), (_, entry) in sorted(self.known.items()):
             policies.setdefault(policy, {})[str(version)] = entry
         return {
-            "artifact_root_exists": Path(self.settings.artifact_root).is_dir(),
+            "artifact_root_exists": bool(self.root_existed),
             "updated_at": time.time(),
             "policies": policies,
         }

@@ -64,3 +64,19 @@ def test_read_only_artifact_root_is_served(tmp_path, start_service):
     finally:
         for path in [root, *root.rglob("*")]:
             path.chmod(path.stat().st_mode | stat.S_IWUSR)
+
+
+def test_a_version_that_comes_back_is_served_again(tmp_path, start_service):
+    root = tmp_path / "artifacts"
+    publish_models(root, POLICY, *random_models(seed=1))
+    version_two = publish_models(root, POLICY, *random_models(seed=2)).path
+    service = start_service(root)
+    service.wait_ready()
+    service.wait_until(lambda: service.post("/act", {"observation": 0}).json()["version"] == 2, "v2 served")
+    parked = tmp_path / "parked"
+    version_two.rename(parked)  # unmounted, say: the same files come back unchanged
+    service.wait_until(lambda: all(versions_by_number(service)[2]["state"] == "removed" for _ in range(10)),
+                       "v2 reported removed by every worker")
+    parked.rename(version_two)
+    service.wait_until(lambda: all(service.post("/act", {"observation": 0}).json()["version"] == 2
+                                   for _ in range(10)), "v2 served again by every worker")
