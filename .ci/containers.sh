@@ -149,7 +149,7 @@ cleanup() {
     if [ "$status" != 0 ]; then
         echo "--- logs of the compose project and the replica (exit status $status)" >&2
         "${COMPOSE[@]}" logs >&2 2>&1 || true
-        podman logs "$REPLICA" >&2 2>&1 || true
+        ! podman container exists "$REPLICA" || podman logs "$REPLICA" >&2 2>&1 || true
     fi
     podman rm -f -t 0 "$REPLICA" >/dev/null 2>&1 || true
     "${COMPOSE[@]}" down -v -t 2 >"$LOGS/down.log" 2>&1 || true
@@ -165,14 +165,20 @@ export LAKE_IMAGE="$IMAGE" LAKE_HOST_PORT="$PORT"
 wait_for() {  # URL POLICY VERSION DEADLINE
     python3 .ci/wait_for_version.py "$@"
 }
-service_container() {
-    podman ps -q --filter "label=io.podman.compose.project=$PROJECT" --filter "label=com.docker.compose.service=service"
+container_of() {  # SERVICE: the compose service's container, running or not
+    podman ps -a -q --filter "label=io.podman.compose.project=$PROJECT" --filter "label=com.docker.compose.service=$1"
 }
 
 phase "compose up: the trainer job publishes version 1, then the service serves it"
 logged up "${COMPOSE[@]}" up -d
+# podman-compose waits for the trainer to stop but, unlike docker compose, starts the
+# service even if the trainer failed, and the service's `--requires` starts the trainer
+# once more (a no-op with --if-missing): wait for that run and check its exit status.
+trainer=$(container_of trainer)
+trainer_exit=$(podman wait "$trainer")
+[ "$trainer_exit" = 0 ] || { echo "the trainer job exited with status $trainer_exit" >&2; exit 1; }
+service=$(container_of service)
 wait_for "http://127.0.0.1:$PORT" frozenlake-4x4 1 120
-service=$(service_container)
 podman healthcheck run "$service"
 echo "compose healthcheck (/readyz) of the service: healthy"
 started_at=$(podman inspect --format '{{.State.StartedAt}}' "$service")
