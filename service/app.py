@@ -185,11 +185,14 @@ def create_app(settings: Settings | None = None, cache_dir: Path | None = None, 
             })
         return render_template("index.html", policies=policies)
 
+    # Also under the Open Inference Protocol's names, for probes written for KServe/Triton.
     @app.get("/healthz")
+    @app.get("/v2/health/live")
     def healthz():
         return jsonify({"status": "alive"})
 
     @app.get("/readyz")
+    @app.get("/v2/health/ready")
     def readyz():
         snapshot = registry.snapshot
         if not snapshot.ready:

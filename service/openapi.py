@@ -66,6 +66,8 @@ def openapi_document() -> dict:
                 {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}], errors=(404,)),
             "/healthz": _get("Alive", errors=()),
             "/readyz": _get("Ready once a policy is loaded", errors=(503,)),
+            "/v2/health/live": _get("Alive (Open Inference Protocol name)", errors=()),
+            "/v2/health/ready": _get("Ready (Open Inference Protocol name)", errors=(503,)),
             "/metrics": _get("Prometheus metrics", errors=()),
         },
         "components": {"schemas": schemas["$defs"]},

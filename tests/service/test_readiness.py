@@ -8,8 +8,10 @@ def test_not_ready_until_a_policy_appears_in_a_missing_root(tmp_path, start_serv
     root = tmp_path / "not-yet"
     service = start_service(root)
     assert service.get("/healthz").status_code == 200
+    assert service.get("/v2/health/live").status_code == 200
     not_ready = service.get("/readyz")
     assert not_ready.status_code == 503 and not_ready.headers["Retry-After"]
+    assert service.get("/v2/health/ready").status_code == 503
     act = service.post("/act", {"observation": 0})
     assert act.status_code == 503 and act.json()["error"]["code"] == "not_ready"
     service.wait_until(lambda: "does not exist" in service.get("/readyz").json()["error"]["message"],
@@ -18,6 +20,7 @@ def test_not_ready_until_a_policy_appears_in_a_missing_root(tmp_path, start_serv
     publish_models(root, POLICY, *random_models())
     service.wait_ready()
     assert service.get("/readyz").json()["served"] == {POLICY: 1}
+    assert service.get("/v2/health/ready").json()["served"] == {POLICY: 1}
     assert service.post("/act", {"observation": 0}).status_code == 200
 
 
