@@ -2,6 +2,7 @@
 
 import json
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -57,6 +58,22 @@ def test_unwritable_artifact_root_is_a_clear_error(tmp_path):
     result = run_trainer("--artifact-root", str(blocker / "root"))
     assert result.returncode == 1
     assert "is not writable" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_write_failure_while_publishing_is_a_clear_error_and_leaves_nothing(tmp_path):
+    """A full volume, simulated without root: a file-size limit below the size of a .keras
+    file makes the model writes fail (EFBIG, the same OSError path as ENOSPC) mid-publish."""
+
+    def limit_file_size():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (8192, 8192))
+
+    result = run_trainer("--map", "4x4", "--seed", "0", "--quiet", "--artifact-root", str(tmp_path),
+                         preexec_fn=limit_file_size)
+    assert result.returncode == 1
+    assert "could not publish" in result.stderr and "File too large" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert list_versions(tmp_path, "frozenlake-4x4") == []
+    assert [p.name for p in tmp_path.rglob("*")] == ["frozenlake-4x4"]  # no staging directory left
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
