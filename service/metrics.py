@@ -8,6 +8,7 @@ multiprocess mode). Without it (a plain Flask run) the default registry is used.
 from __future__ import annotations
 
 import os
+from functools import lru_cache
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client import REGISTRY, multiprocess
@@ -25,6 +26,18 @@ VERSIONS = Gauge(
     "lake_versions", "Versions known to the loader, by state.", ["policy", "state"],
     multiprocess_mode="livemostrecent",
 )
+
+
+# Looking up a labelled child costs more than incrementing it; the label sets are few
+# (routes x methods x statuses), so each child is looked up once per process.
+@lru_cache(maxsize=1024)
+def requests_counter(route: str, method: str, status: int):
+    return REQUESTS.labels(route=route, method=method, status=str(status))
+
+
+@lru_cache(maxsize=256)
+def latency_histogram(route: str):
+    return LATENCY.labels(route=route)
 
 
 def record_loaded(known: dict) -> None:
