@@ -7,7 +7,7 @@ Times are wall seconds from the start of training (imports excluded; model build
 included) until the greedy policy's exact success reaches the issue's threshold. SB3 A2C
 runs with its defaults (`A2C("MlpPolicy", env)`) on `gymnasium.make` with the same
 kwargs, checked with the same exact evaluation every 1,000 steps, capped in wall time.
-Needs the `bench` extra (`pip install torch==2.13.0 stable-baselines3`); without it the
+Needs the `bench` extra (`pip install -e ".[bench]"`, which takes torch 2.13, the CPU build); without it the
 SB3 columns are skipped.
 """
 
