@@ -231,8 +231,7 @@ def policy_status(entry) -> PolicyStatus:
 def policy_table_response(policy) -> PolicyTableResponse:
     desc, width = policy.desc, len(policy.desc[0])
     tiles = "".join(desc)
-    probabilities, values = policy.probabilities_table, policy.values_table
-    greedy = probabilities.argmax(axis=1)
+    probabilities, values, greedy = policy.probabilities_table, policy.values_table, policy.greedy_table
     cells = [
         CellPolicy(
             state=s, row=s // width, col=s % width, tile=tiles[s], probabilities=probabilities[s].tolist(),

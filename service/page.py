@@ -32,7 +32,7 @@ def lake_cells(policy: TabularPolicy) -> list[list[Cell]]:
         for c, tile in enumerate(row):
             s = r * width + c
             probabilities = policy.probabilities_table[s]
-            greedy = policy.action_names[int(probabilities.argmax())]
+            greedy = policy.action_names[policy.greedy_table[s]]
             listing = ", ".join(f"{name} {p:.2f}" for name, p in zip(policy.action_names, probabilities))
             tooltip = f"state {s} ({TILE_NAMES.get(tile, tile)}): V={values[s]:.3f}; {listing}"
             arrow = "" if tile in "HG" else ARROWS.get(greedy, greedy)

@@ -37,15 +37,13 @@ def test_deleted_versions_fall_back_and_the_last_one_keeps_answering(tmp_path, s
     publish_models(root, POLICY, *random_models(seed=2))
     service = start_service(root)
     service.wait_ready()
-    service.wait_until(lambda: service.post("/act", {"observation": 0}).json()["version"] == 2, "v2 served")
+    service.wait_until_every_worker(lambda: service.post("/act", {"observation": 0}).json()["version"] == 2,
+                                    "v2 served")
     shutil.rmtree(root / POLICY / "2")
-    # Workers refresh independently: wait until every one of them shows the change.
-    service.wait_until(lambda: all(versions_by_number(service)[2]["state"] == "removed" for _ in range(10)),
-                       "v2 reported removed by every worker")
+    service.wait_until_every_worker(lambda: versions_by_number(service)[2]["state"] == "removed", "v2 removed")
     assert all(service.post("/act", {"observation": 0}).json()["version"] == 1 for _ in range(10))
     shutil.rmtree(root)
-    service.wait_until(lambda: all(versions_by_number(service)[1]["state"] == "removed" for _ in range(10)),
-                       "v1 reported removed by every worker")
+    service.wait_until_every_worker(lambda: versions_by_number(service)[1]["state"] == "removed", "v1 removed")
     assert all(service.post("/act", {"observation": 0}).json()["version"] == 1 for _ in range(10))
     assert service.get("/readyz").status_code == 200
 
@@ -72,11 +70,11 @@ def test_a_version_that_comes_back_is_served_again(tmp_path, start_service):
     version_two = publish_models(root, POLICY, *random_models(seed=2)).path
     service = start_service(root)
     service.wait_ready()
-    service.wait_until(lambda: service.post("/act", {"observation": 0}).json()["version"] == 2, "v2 served")
+    service.wait_until_every_worker(lambda: service.post("/act", {"observation": 0}).json()["version"] == 2,
+                                    "v2 served")
     parked = tmp_path / "parked"
     version_two.rename(parked)  # unmounted, say: the same files come back unchanged
-    service.wait_until(lambda: all(versions_by_number(service)[2]["state"] == "removed" for _ in range(10)),
-                       "v2 reported removed by every worker")
+    service.wait_until_every_worker(lambda: versions_by_number(service)[2]["state"] == "removed", "v2 removed")
     parked.rename(version_two)
-    service.wait_until(lambda: all(service.post("/act", {"observation": 0}).json()["version"] == 2
-                                   for _ in range(10)), "v2 served again by every worker")
+    service.wait_until_every_worker(lambda: service.post("/act", {"observation": 0}).json()["version"] == 2,
+                                    "v2 served again")

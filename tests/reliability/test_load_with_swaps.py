@@ -38,9 +38,9 @@ def test_no_request_fails_and_no_answer_comes_from_a_bad_or_stale_version(tmp_pa
         publish_models(root, POLICY, *random_models(seed=2))
         publish_damaged(root, POLICY, truncate_file("critic.keras"), seed=3)
         publish_models(root, POLICY, *random_models(seed=4))
-        service.wait_until(
-            lambda: all(service.post("/act", {"observation": 0}).json()["version"] == 4 for _ in range(30)),
-            "every worker to serve version 4", timeout=30)
+        service.wait_until_every_worker(
+            lambda: service.post("/act", {"observation": 0}).json()["version"] == 4, "version 4 served",
+            timeout=30, samples=30)
         settled = [len(a) for a in answers]
         service.wait_until(lambda: all(len(a) > s + 20 for a, s in zip(answers, settled)), "more answers")
     finally:

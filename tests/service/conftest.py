@@ -54,10 +54,14 @@ class RunningService:
             time.sleep(0.1)
         raise AssertionError(f"timed out waiting for {what}; server log:\n{self.output()}")
 
+    def wait_until_every_worker(self, condition, what: str, timeout: float = 60.0, samples: int = 20):
+        """Waits until `condition` holds for `samples` requests in a row. Workers pick up
+        the loader's state independently, and each request reaches whichever worker is free,
+        so a single answer speaks only for one worker."""
+        self.wait_until(lambda: all(condition() for _ in range(samples)), f"every worker: {what}", timeout)
+
     def wait_ready(self):
-        # Workers pick up the loader's state independently: ready means every one of them.
-        self.wait_until(lambda: all(self.get("/readyz").status_code == 200 for _ in range(10)),
-                        "every worker to have a policy loaded")
+        self.wait_until_every_worker(lambda: self.get("/readyz").status_code == 200, "a policy loaded")
 
     def output(self) -> str:
         self.log.flush()

@@ -28,15 +28,14 @@ def test_new_version_is_served_without_failed_requests_and_corrupt_one_is_refuse
     try:
         publish_models(root, POLICY, *random_models(seed=2))
         # Each worker swaps on its own; the swap has settled once every worker answers 2.
-        service.wait_until(
-            lambda: all(service.post("/act", {"observation": 0}).json()["version"] == 2 for _ in range(20)),
-            "every worker to serve version 2", timeout=30)
+        service.wait_until_every_worker(
+            lambda: service.post("/act", {"observation": 0}).json()["version"] == 2, "version 2 served", timeout=30)
         settled_at = len(versions)
         # Version 3 appears with its actor replaced after hashing: it must never be served.
         publish_damaged(root, POLICY, lambda path: (path / "actor.keras").write_bytes(b"not a keras file"))
-        service.wait_until(
+        service.wait_until_every_worker(
             lambda: service.get(f"/models/{POLICY}").json()["versions"][0]["state"] == "failed",
-            "version 3 to be reported as failed", timeout=30)
+            "version 3 reported as failed", timeout=30)
     finally:
         stop.set()
         thread.join()
@@ -71,7 +70,8 @@ def test_lambda_layer_version_is_refused_and_reported(tmp_path, start_service):
     publish_version(root, POLICY, write, manifest_fields())
     service = start_service(root)
     service.wait_ready()
-    service.wait_until(lambda: len(service.get(f"/models/{POLICY}").json()["versions"]) == 2, "both versions")
+    service.wait_until_every_worker(lambda: len(service.get(f"/models/{POLICY}").json()["versions"]) == 2,
+                                    "both versions listed")
     newest = service.get(f"/models/{POLICY}").json()["versions"][0]
     assert newest["state"] == "failed" and "cannot be loaded safely" in newest["error"]
     assert service.post("/act", {"observation": 0}).json()["version"] == 1

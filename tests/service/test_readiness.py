@@ -30,7 +30,8 @@ def test_pinned_version_is_served_instead_of_the_newest(tmp_path, start_service)
         publish_models(root, POLICY, *random_models(seed=seed))
     service = start_service(root, LAKE_PINNED_VERSIONS='{"frozenlake-4x4": 2}')
     service.wait_ready()
-    service.wait_until(lambda: len(service.get("/models").json()["policies"][0]["versions"]) == 3, "3 versions")
+    service.wait_until_every_worker(lambda: len(service.get("/models").json()["policies"][0]["versions"]) == 3,
+                                    "3 versions listed")
     assert service.post("/act", {"observation": 0}).json()["version"] == 2
     assert service.post("/act", {"observation": 0, "version": 3}).json()["version"] == 3
     assert service.get(f"/models/{POLICY}").json()["pinned_version"] == 2
