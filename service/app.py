@@ -143,16 +143,16 @@ def create_app(settings: Settings | None = None, cache_dir: Path | None = None, 
             answer.values = values
         else:
             answer.value = values[0]
-        return jsonify(answer.model_dump(exclude_none=True))
+        return json_response(answer.model_dump_json(exclude_none=True))
 
     @app.post("/policy")
     def probabilities():
         body, policy, states = observation_request(ObservationRequest)
         table = policy.probabilities(states).tolist()
-        return jsonify(ProbabilitiesResponse(
+        return json_response(ProbabilitiesResponse(
             policy=policy.name, version=policy.version, action_names=list(policy.action_names),
             probabilities=table if body.is_batch else table[0],
-        ).model_dump())
+        ).model_dump_json())
 
     @app.get("/policy")
     def policy_table():
