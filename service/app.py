@@ -32,7 +32,8 @@ from service.settings import Settings
 
 
 def json_response(document: str) -> Response:
-    """Wraps JSON that pydantic already serialised (faster than dumping to a dict for jsonify)."""
+    """Returns a JSON response around a document pydantic already serialised (faster than
+    dumping to a dict for jsonify)."""
     return Response(document, mimetype="application/json")
 
 

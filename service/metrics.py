@@ -32,11 +32,13 @@ VERSIONS = Gauge(
 # (routes x methods x statuses), so each child is looked up once per process.
 @lru_cache(maxsize=1024)
 def requests_counter(route: str, method: str, status: int):
+    """Returns the request counter for these labels."""
     return REQUESTS.labels(route=route, method=method, status=str(status))
 
 
 @lru_cache(maxsize=256)
 def latency_histogram(route: str):
+    """Returns the latency histogram for this route."""
     return LATENCY.labels(route=route)
 
 

@@ -15,8 +15,8 @@ _per_thread = threading.local()
 
 
 def unseeded_generator() -> np.random.Generator:
-    """The calling thread's own generator for unseeded samples: creating one per request
-    (seeding from the OS each time) cost more than the whole table lookup."""
+    """Returns the calling thread's own generator for unseeded samples: creating one per
+    request (seeding from the OS each time) cost more than the whole table lookup."""
     generator = getattr(_per_thread, "generator", None)
     if generator is None:
         generator = _per_thread.generator = np.random.default_rng()
