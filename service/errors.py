@@ -46,3 +46,29 @@ class NotReady(ServiceError):
 
     def __init__(self, message: str, retry_after: int = 1):
         super().__init__(message, headers={"Retry-After": str(retry_after)})
+
+
+class PayloadTooLarge(ServiceError):
+    status, code = 413, "payload_too_large"
+
+    def __init__(self, message: str, details: list[dict] | None = None):
+        # The rest of the body is not read: the connection cannot carry another request.
+        super().__init__(message, details, headers={"Connection": "close"})
+
+
+class RequestTimeout(ServiceError):
+    status, code = 408, "request_timeout"
+
+    def __init__(self, message: str):
+        super().__init__(message, headers={"Connection": "close"})
+
+
+class BadFraming(ServiceError):
+    status, code = 400, "bad_framing"
+
+    def __init__(self, message: str):
+        super().__init__(message, headers={"Connection": "close"})
+
+
+class UnsupportedForPolicy(ServiceError):
+    status, code = 422, "unsupported_for_policy"

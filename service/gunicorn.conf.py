@@ -18,8 +18,10 @@ _settings = Settings()
 
 bind = f"{_settings.host}:{_settings.port}"
 workers = _settings.workers
-threads = _settings.threads
-worker_class = "gthread"
+# gevent, with request reads bounded in time: see service/worker.py for why.
+worker_class = "service.worker.BoundedGeventWorker"
+worker_connections = _settings.worker_connections
+keepalive = _settings.keepalive
 timeout = _settings.timeout
 graceful_timeout = _settings.graceful_timeout
 loglevel = _settings.log_level
@@ -28,6 +30,7 @@ wsgi_app = "service.app:create_app()"
 # Request line and header limits well below gunicorn's defaults: nothing here needs more.
 limit_request_line = 4096
 limit_request_fields = 50
+limit_request_field_size = 8190
 # gunicorn 27's control socket can reload and stop the server: off, as nothing here uses it.
 control_socket_disable = True
 

@@ -1,10 +1,20 @@
 """The loader process: the only process of the service that imports Keras.
 
-It scans the artifact root every poll interval, loads each new or changed version with
-`policy_artifacts` (hashes and spaces verified, Keras safe mode on), tabulates it, and
-publishes tables and a state file to the cache dir for the workers. A version that fails
-is recorded with its reason and never replaces a good one; the loader itself never dies
-of a bad artifact. Run as `python -m service.loader` by gunicorn's master.
+Every poll interval it scans the artifact root and brings each policy to one decision:
+which version the workers serve. Each version goes through `policy_artifacts`' single
+gate (paths, sizes, hashes, archive limits, Keras safe mode, manifest against models);
+what passes becomes a servable file in the cache dir, what fails is recorded with its
+reason. It publishes the result as one typed `LoaderState` (service/handoff.py).
+
+The decision, made here alone: the pinned version if it loaded; else the newest loaded
+one among the newest `keep_versions`; if none of those loads, it walks back through older
+versions to the newest that does, so any number of broken versions on top of a good one
+never leaves a policy unserved, on a fresh start as after a restart. If every version
+vanishes from disk, the last one served keeps answering (reported as removed).
+
+What it remembers is bounded: per policy, the versions it keeps loaded plus a few
+failures and removals for reporting; servable files no longer named are deleted.
+Run as `python -m service.loader` by gunicorn's master.
 """
 
 from __future__ import annotations
@@ -15,116 +25,204 @@ import os
 import signal
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
-from policy_artifacts import ArtifactError, list_policies, list_versions, version_path
-from service import cache, metrics
+from policy_artifacts import ArtifactError, list_policies, scan_versions, version_path
+from service import handoff, metrics
+from service.handoff import (
+    IgnoredEntry, LoaderState, PolicyRecord, ServableKind, VersionRecord, VersionState,
+)
 from service.settings import Settings
 
 log = logging.getLogger("service.loader")
 
 
 def fingerprint(directory: Path) -> tuple:
-    """Returns (name, size, mtime) of every file in a version dir; () if it is gone."""
+    """Returns (name, size, mtime, inode) of every entry in a version dir; () if it is gone."""
     try:
-        return tuple(sorted((e.name, e.stat().st_size, e.stat().st_mtime_ns) for e in os.scandir(directory)))
+        entries = list(os.scandir(directory))
+        return tuple(sorted((e.name, *(lambda s: (s.st_size, s.st_mtime_ns, s.st_ino))(e.stat(follow_symlinks=False)))
+                            for e in entries))
     except OSError:
         return ()
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """What loading one version (as its files were, by fingerprint) came to."""
+
+    fingerprint: tuple
+    record: VersionRecord
 
 
 class Loader:
     def __init__(self, settings: Settings, cache_dir: Path):
         self.settings = settings
-        self.cache_dir = cache_dir
-        # (policy, version) -> (fingerprint, entry in the state file)
-        self.known: dict[tuple[str, int], tuple[tuple, dict]] = {}
-        self.root_existed: bool | None = None
+        self.cache_dir = Path(cache_dir)
+        self.limits = settings.artifact_limits()
+        self.attempts: dict[tuple[str, int], Attempt] = {}
+        self.served: dict[str, VersionRecord] = {}  # last version each policy served
+        self.removed: dict[str, dict[int, VersionRecord]] = {}
+        self.previous_servables: set[str] = set()
+        self.state: LoaderState | None = None
 
-    def wanted_versions(self, policy: str) -> list[int]:
-        versions = list_versions(self.settings.artifact_root, policy)
-        wanted = set(versions[-self.settings.keep_versions:])
-        pinned = self.settings.pinned_versions.get(policy)
-        if pinned in versions:
-            wanted.add(pinned)
-        return sorted(wanted)
+    # ---- one version -------------------------------------------------------------------
 
-    def load_version(self, policy: str, version: int, print_: tuple) -> dict:
-        """Returns the state entry of one version: loaded (with its table file) or failed."""
-        from policy_artifacts.loading import load_tables  # Keras is imported here, once.
+    def attempt(self, policy: str, version: int) -> VersionRecord:
+        """Returns the record of a version, loading it only if its files changed since last time."""
+        key = (policy, version)
+        print_ = fingerprint(version_path(self.settings.artifact_root, policy, version))
+        known = self.attempts.get(key)
+        if known is not None and known.fingerprint == print_:
+            return known.record
+        record = self._load(policy, version, print_)
+        self.attempts[key] = Attempt(print_, record)
+        return record
 
-        directory = version_path(self.settings.artifact_root, policy, version)
+    def _load(self, policy: str, version: int, print_: tuple) -> VersionRecord:
+        from policy_artifacts import NetworkServable, load_servable  # Keras is imported here, once.
+
         try:
-            tables = load_tables(directory)
+            servable = load_servable(self.settings.artifact_root, policy, version, self.limits)
         except ArtifactError as exc:
             return self._failed(policy, version, str(exc))
         except Exception as exc:  # a loader that dies serves nobody; record and go on
             return self._failed(policy, version, f"{type(exc).__name__}: {exc}")
         digest = hashlib.sha256(repr(print_).encode()).hexdigest()[:12]
-        name = cache.write_tables(
-            self.cache_dir, f"{policy}-{version}-{digest}.npz", tables.probabilities, tables.values
-        )
+        if isinstance(servable, NetworkServable):
+            kind = ServableKind.ONNX
+            arrays = {"actor": _as_bytes_array(servable.actor_onnx), "critic": _as_bytes_array(servable.critic_onnx)}
+        else:
+            kind = ServableKind.TABLES
+            arrays = {"probabilities": servable.probabilities, "values": servable.values}
+        name = handoff.write_servable(self.cache_dir, f"{policy}-{version}-{digest}.npz", arrays)
         log.info("loaded %s version %d", policy, version)
-        return {"state": "loaded", "tables": name, "manifest": tables.manifest.model_dump(mode="json")}
+        return VersionRecord(version=version, state=VersionState.LOADED, manifest=servable.manifest,
+                             servable=name, kind=kind)
 
-    def _failed(self, policy: str, version: int, reason: str) -> dict:
+    def _failed(self, policy: str, version: int, reason: str) -> VersionRecord:
         log.warning("refused %s version %d: %s", policy, version, reason)
         metrics.LOAD_FAILURES.labels(policy=policy).inc()
-        return {"state": "failed", "error": reason}
+        return VersionRecord(version=version, state=VersionState.FAILED, error=reason[:2000])
 
-    def scan(self) -> bool:
-        """Returns True if anything changed since the last scan (and updates self.known)."""
+    # ---- one policy --------------------------------------------------------------------
+
+    def decide(self, policy: str) -> PolicyRecord:
+        """Returns the policy's record: what is loaded, what failed, and what is served."""
+        listing = scan_versions(self.settings.artifact_root, policy)
+        on_disk = listing.versions
+        keep = self.settings.keep_versions
+        pinned = self.settings.pinned_versions.get(policy)
+        records: dict[int, VersionRecord] = {}
+        for version in reversed(on_disk[-keep:]):
+            records[version] = self.attempt(policy, version)
+        if pinned in on_disk:
+            records[pinned] = self.attempt(policy, pinned)
+        if not any(r.state is VersionState.LOADED for r in records.values()):
+            for version in reversed(on_disk[:-keep]):  # walk back to the newest good version
+                record = self.attempt(policy, version)
+                if record.state is VersionState.LOADED:
+                    records[version] = record
+                    break
+        self._forget_attempts(policy, set(on_disk))
+
+        loaded = {v: r for v, r in records.items() if r.state is VersionState.LOADED}
+        if pinned in loaded:
+            served = loaded[pinned]
+        elif loaded:
+            served = loaded[max(loaded)]
+        else:
+            served = self.served.get(policy)  # every good version vanished: keep the last one
+        removed = self._note_removed(policy, records, on_disk, served)
+        if served is not None:
+            self.served[policy] = served
+            if served.version not in loaded:
+                served = served.model_copy(update={"state": VersionState.REMOVED, "error": "no longer on disk"})
+                removed[served.version] = served
+        failed = sorted((r for r in records.values() if r.state is VersionState.FAILED),
+                        key=lambda r: -r.version)[:keep]
+        versions = {**{r.version: r for r in failed}, **removed, **loaded}
+        return PolicyRecord(
+            name=policy, served_version=served.version if served else None, pinned_version=pinned,
+            versions=sorted(versions.values(), key=lambda r: -r.version),
+            ignored=[IgnoredEntry(name=name[:80], reason=reason) for name, reason in listing.ignored[:keep]],
+        )
+
+    def _note_removed(self, policy: str, records: dict, on_disk: list[int], served) -> dict[int, VersionRecord]:
+        """Returns the policy's removed versions (bounded), updated with this scan."""
+        removed = self.removed.setdefault(policy, {})
+        previous = self.state.policies.get(policy) if self.state else None
+        for record in previous.versions if previous else []:
+            if record.state is VersionState.LOADED and record.version not in records:
+                reason = "no longer on disk" if record.version not in on_disk else "older than the newest keep_versions"
+                removed[record.version] = record.model_copy(
+                    update={"state": VersionState.REMOVED, "error": reason, "servable": None, "kind": None})
+        for version in list(removed):
+            if version in records:
+                del removed[version]  # it came back
+        for version in sorted(removed)[:-self.settings.keep_versions]:
+            del removed[version]
+        return dict(removed)
+
+    def _forget_attempts(self, policy: str, on_disk: set[int]) -> None:
+        for key in [k for k in self.attempts if k[0] == policy and k[1] not in on_disk]:
+            del self.attempts[key]
+
+    # ---- the whole root ----------------------------------------------------------------
+
+    def scan(self) -> LoaderState:
+        """Returns the state the workers should see now."""
         root_exists = Path(self.settings.artifact_root).is_dir()
-        changed, self.root_existed = root_exists != self.root_existed, root_exists
-        seen = set()
-        for policy in list_policies(self.settings.artifact_root):
-            for version in self.wanted_versions(policy):
-                key = (policy, version)
-                seen.add(key)
-                print_ = fingerprint(version_path(self.settings.artifact_root, policy, version))
-                known = self.known.get(key)
-                if known and known[0] == print_ and known[1]["state"] != "removed":
-                    continue
-                entry = {**self.load_version(policy, version, print_), "fingerprint": print_}
-                self.known[key] = (print_, entry)
-                changed = True
-        for key, (print_, entry) in list(self.known.items()):
-            if key not in seen and entry["state"] != "removed":
-                # Gone from disk (or aged out): keep its tables so a policy whose every
-                # version vanished still answers from the last one it had.
-                directory = version_path(self.settings.artifact_root, *key)
-                reason = "no longer on disk" if not directory.exists() else "older than the newest keep_versions"
-                self.known[key] = (print_, {**entry, "state": "removed", "error": reason, "removed_at": time.time()})
-                changed = True
-        return changed
+        names = set(list_policies(self.settings.artifact_root)) | set(self.served)
+        policies = {name: self.decide(name) for name in sorted(names)}
+        policies = {name: record for name, record in policies.items() if record.versions or record.ignored}
+        return LoaderState(artifact_root_exists=root_exists, updated_at=time.time(), policies=policies)
 
-    def state(self) -> dict:
-        policies: dict[str, dict] = {}
-        for (policy, version), (_, entry) in sorted(self.known.items()):
-            policies.setdefault(policy, {})[str(version)] = entry
-        return {
-            "artifact_root_exists": bool(self.root_existed),
-            "updated_at": time.time(),
-            "policies": policies,
-        }
+    def publish(self, state: LoaderState) -> None:
+        """Writes the state for the workers and deletes servables neither it nor the last one names."""
+        named = {r.servable for p in state.policies.values() for r in p.versions if r.servable}
+        handoff.write_state(self.cache_dir, state)
+        handoff.delete_servables_except(self.cache_dir, named | self.previous_servables)
+        self.previous_servables = named
+        self.state = state
+        metrics.record_versions(state)
 
     def resume(self) -> None:
-        """Takes over the state a previous loader process left, so a restart loses nothing."""
-        previous = cache.read_state(self.cache_dir) or {"policies": {}}
-        for policy, versions in previous["policies"].items():
-            for number, entry in versions.items():
-                print_ = tuple(tuple(item) for item in entry.get("fingerprint", ()))
-                self.known[(policy, int(number))] = (print_, {**entry, "fingerprint": print_})
+        """Takes over what a previous loader process of this service published, so a restart
+        keeps serving the last good versions (even ones gone from disk) and deletes nothing
+        a worker still reads."""
+        try:
+            previous = handoff.read_state(self.cache_dir)
+        except ValueError as exc:  # unreadable: start afresh, the scan rebuilds everything
+            log.warning("ignoring the previous state: %s", exc)
+            return
+        if previous is None:
+            return
+        self.state = previous
+        self.previous_servables = {r.servable for p in previous.policies.values() for r in p.versions if r.servable}
+        for name, policy in previous.policies.items():
+            record = policy.record(policy.served_version) if policy.served_version else None
+            if record is not None and record.servable:
+                self.served[name] = record
 
     def run_forever(self) -> None:
         self.resume()
-        self.scan()
-        cache.write_state(self.cache_dir, self.state())
-        metrics.record_loaded(self.known)
         while True:
-            if self.scan():
-                cache.write_state(self.cache_dir, self.state())
-                metrics.record_loaded(self.known)
+            state = self.scan()
+            if self.state is None or _without_time(state) != _without_time(self.state):
+                self.publish(state)
             time.sleep(self.settings.poll_interval)
+
+
+def _without_time(state: LoaderState) -> dict:
+    return state.model_dump(exclude={"updated_at"})
+
+
+def _as_bytes_array(data: bytes):
+    import numpy as np
+
+    return np.frombuffer(data, dtype=np.uint8)
 
 
 def main() -> None:

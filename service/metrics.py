@@ -42,15 +42,14 @@ def latency_histogram(route: str):
     return LATENCY.labels(route=route)
 
 
-def record_loaded(known: dict) -> None:
-    """Sets the per-state version counts from the loader's view of the artifact root."""
-    counts: dict[tuple[str, str], int] = {}
-    for (policy, _), (_, entry) in known.items():
-        for state in ("loaded", "failed", "removed"):
-            counts.setdefault((policy, state), 0)
-        counts[(policy, entry["state"])] += 1
-    for (policy, state), count in counts.items():
-        VERSIONS.labels(policy=policy, state=state).set(count)
+def record_versions(state) -> None:
+    """Sets the per-state version counts from the loader's published state."""
+    for name, policy in state.policies.items():
+        counts = {"loaded": 0, "failed": 0, "removed": 0}
+        for record in policy.versions:
+            counts[record.state.value] += 1
+        for version_state, count in counts.items():
+            VERSIONS.labels(policy=name, state=version_state).set(count)
 
 
 def exposition() -> tuple[bytes, str]:

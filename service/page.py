@@ -1,13 +1,15 @@
-"""The data behind `GET /`: each policy's lake as cells to draw, its versions, its curve."""
+"""The data behind `GET /`: each policy's grid (for grid worlds), spaces, evaluation,
+versions and training curve."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from service.policy import TabularPolicy
+from service.policy import ServedPolicy, TabularPolicy
+from service.presentation import policy_status
+from service.registry import Snapshot
 
-ARROWS = {"LEFT": "←", "DOWN": "↓", "RIGHT": "→", "UP": "↑"}
-TILE_NAMES = {"S": "start", "F": "ice", "H": "hole", "G": "goal"}
+ARROWS = {"LEFT": "←", "DOWN": "↓", "RIGHT": "→", "UP": "↑", "SOUTH": "↓", "NORTH": "↑", "EAST": "→", "WEST": "←"}
 
 
 @dataclass
@@ -15,35 +17,67 @@ class Cell:
     state: int
     tile: str
     arrow: str
-    shade: float  # 0..1, V(s) relative to the lake's range
+    shade: float  # 0..1, V(s) relative to the grid's range
     value: float
     tooltip: str
 
 
-def lake_cells(policy: TabularPolicy) -> list[list[Cell]]:
-    """Returns the lake's rows of cells, with the greedy arrow, shading and probabilities."""
-    desc, width = policy.desc, len(policy.desc[0])
+def grid_cells(policy: TabularPolicy) -> list[list[Cell]] | None:
+    """Returns the grid's rows of cells, with the greedy arrow, shading and probabilities;
+    None for a policy without a grid layout."""
+    layout = policy.manifest.layout
+    if layout is None:
+        return None
+    width = len(layout.rows[0])
     values = policy.values_table
     low, high = float(values.min()), float(values.max())
     span = high - low or 1.0
     rows = []
-    for r, row in enumerate(desc):
+    for r, row in enumerate(layout.rows):
         cells = []
         for c, tile in enumerate(row):
             s = r * width + c
-            probabilities = policy.probabilities_table[s]
             greedy = policy.action_names[policy.greedy_table[s]]
-            listing = ", ".join(f"{name} {p:.2f}" for name, p in zip(policy.action_names, probabilities))
-            tooltip = f"state {s} ({TILE_NAMES.get(tile, tile)}): V={values[s]:.3f}; {listing}"
-            arrow = "" if tile in "HG" else ARROWS.get(greedy, greedy)
+            listing = ", ".join(f"{name} {p:.2f}" for name, p in zip(policy.action_names, policy.probabilities_table[s]))
+            tooltip = f"state {s} ({layout.legend.get(tile, tile)}): V={values[s]:.3f}; {listing}"
+            arrow = "" if tile in layout.terminal else ARROWS.get(greedy, greedy[:1])
             cells.append(Cell(s, tile, arrow, (float(values[s]) - low) / span, float(values[s]), tooltip))
         rows.append(cells)
     return rows
 
 
 def curve_points(curve: list, width: int = 320, height: int = 120) -> str:
-    """Returns SVG polyline points for (env_steps, success) pairs, x scaled to the last step."""
+    """Returns SVG polyline points for (env_steps, metric) pairs, scaled to the box."""
     if not curve:
         return ""
     last = max(step for step, _ in curve) or 1
-    return " ".join(f"{step / last * width:.1f},{height - success * height:.1f}" for step, success in curve)
+    low, high = min(v for _, v in curve), max(v for _, v in curve)
+    span = high - low or 1.0
+    return " ".join(f"{step / last * width:.1f},{height - (v - low) / span * height:.1f}" for step, v in curve)
+
+
+def space_summary(policy: ServedPolicy) -> str:
+    space = policy.observation_space
+    if space.kind == "discrete":
+        return f"{space.n} discrete states"
+    return f"Box of shape {list(space.shape)} ({space.dtype})"
+
+
+def page_policies(snapshot: Snapshot) -> list[dict]:
+    """Returns what the template draws for each policy."""
+    policies = []
+    for entry in snapshot.policies.values():
+        served = entry.served
+        manifest = served.manifest if served else None
+        curve = manifest.training.curve if manifest else []
+        policies.append({
+            "name": entry.name, "served": served, "status": policy_status(entry),
+            "cells": grid_cells(served) if isinstance(served, TabularPolicy) else None,
+            "legend": manifest.layout.legend if manifest and manifest.layout else {},
+            "env": manifest.env if manifest else None,
+            "space": space_summary(served) if served else "",
+            "evaluation": manifest.evaluation if manifest else None,
+            "curve": curve_points(curve), "curve_steps": f"{curve[-1][0]:,}" if curve else 0,
+            "curve_range": (min(v for _, v in curve), max(v for _, v in curve)) if curve else None,
+        })
+    return policies

@@ -1,15 +1,21 @@
-"""A served policy version: the API's verbs answered from per-state tables, no Keras needed.
+"""A served policy version: the API's verbs, answered without Keras.
 
-The loader turned the version's actor and critic into these tables once (every lake state
-is known in advance), so answering is numpy indexing and stays fast and small.
+Discrete observations: the loader tabulated the actor and critic over every state, so
+answering is numpy indexing. Box observations: the loader converted the verified models
+to ONNX, and ONNX Runtime runs them here (one call for a whole batch). Both answer the
+same verbs, `act`, `value` and `probabilities`, on observations the data plane already
+checked against the policy's space.
 """
 
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
+
+from policy_artifacts.manifest import BoxSpace, Manifest
 
 _per_thread = threading.local()
 
@@ -23,43 +29,148 @@ def unseeded_generator() -> np.random.Generator:
     return generator
 
 
-@dataclass(frozen=True)
-class TabularPolicy:
+def sample_from_cumulative(cumulative: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Returns one action per row by inverse CDF; rows of `cumulative` end at (about) 1."""
+    draws = rng.random(len(cumulative))[:, None] * cumulative[:, -1:]
+    return np.minimum((draws >= cumulative).sum(axis=1), cumulative.shape[1] - 1)
+
+
+def masked(probabilities: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Returns the probabilities restricted to allowed actions and renormalised.
+
+    A row whose allowed actions all have probability zero (underflow) becomes uniform
+    over the allowed ones, so the answer is always an allowed action.
+    """
+    restricted = probabilities * mask
+    totals = restricted.sum(axis=1, keepdims=True)
+    uniform = np.broadcast_to(mask / mask.sum(), restricted.shape)
+    return np.where(totals > 0, restricted / np.where(totals > 0, totals, 1.0), uniform)
+
+
+@dataclass(frozen=True, eq=False)
+class ServedPolicy:
+    """What every served version has: its identity and manifest; subclasses add the model."""
+
     name: str
     version: int
-    probabilities_table: np.ndarray  # (n_states, n_actions), rows sum to 1
-    values_table: np.ndarray  # (n_states,)
-    manifest: dict
-    # Derived once per version, so a request does only indexing.
-    cumulative_table: np.ndarray = field(init=False, repr=False, compare=False)
-    greedy_table: np.ndarray = field(init=False, repr=False, compare=False)
-    action_names: tuple[str, ...] = field(init=False, compare=False)
+    manifest: Manifest
 
-    def __post_init__(self):
-        object.__setattr__(self, "cumulative_table", np.cumsum(self.probabilities_table, axis=1))
-        object.__setattr__(self, "greedy_table", self.probabilities_table.argmax(axis=1))
-        object.__setattr__(self, "action_names", tuple(self.manifest["action_names"]))
+    @property
+    def action_names(self) -> list[str]:
+        return self.manifest.action_names
+
+    @property
+    def observation_space(self):
+        return self.manifest.observation_space
+
+    @property
+    def is_tabular(self) -> bool:
+        return False
+
+    @cached_property
+    def box_bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """Returns (low, high) of a Box observation space, of its shape; +-inf where unbounded."""
+        space: BoxSpace = self.manifest.observation_space
+        low = np.array([-np.inf if v is None else v for v in space.low], dtype=np.float64).reshape(space.shape)
+        high = np.array([np.inf if v is None else v for v in space.high], dtype=np.float64).reshape(space.shape)
+        return low, high
+
+    def probabilities(self, observations: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def value(self, observations: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def act(self, observations: np.ndarray, greedy: bool, rng: np.random.Generator,
+            mask: np.ndarray | None = None) -> np.ndarray:
+        """Returns one action per observation: the argmax if greedy, else a sample; only
+        actions the mask allows (one 0/1 per action) when a mask is given."""
+        probabilities = self.probabilities(observations)
+        if mask is not None:
+            probabilities = masked(probabilities, mask)
+        if greedy:
+            return probabilities.argmax(axis=1)
+        return sample_from_cumulative(np.cumsum(probabilities, axis=1), rng)
+
+
+@dataclass(frozen=True, eq=False)
+class TabularPolicy(ServedPolicy):
+    probabilities_table: np.ndarray = field(repr=False)  # (n_states, n_actions), rows sum to 1
+    values_table: np.ndarray = field(repr=False)  # (n_states,)
+
+    @property
+    def is_tabular(self) -> bool:
+        return True
 
     @property
     def n_states(self) -> int:
         return self.probabilities_table.shape[0]
 
-    @property
-    def desc(self) -> list[str]:
-        return list(self.manifest["env"]["desc"])
+    # Derived once per version, so a request does only indexing.
+    @cached_property
+    def cumulative_table(self) -> np.ndarray:
+        return np.cumsum(self.probabilities_table, axis=1)
 
-    def act(self, states: np.ndarray, greedy: bool, rng: np.random.Generator) -> np.ndarray:
-        """Returns one action per state: the argmax if greedy, else a sample from the policy."""
+    @cached_property
+    def greedy_table(self) -> np.ndarray:
+        return self.probabilities_table.argmax(axis=1)
+
+    def act(self, observations, greedy, rng, mask=None):
+        if mask is not None:
+            return super().act(observations, greedy, rng, mask)
         if greedy:
-            return self.greedy_table[states]
-        draws = rng.random(len(states))[:, None]
-        n_actions = self.cumulative_table.shape[1]
-        return np.minimum((draws >= self.cumulative_table[states]).sum(axis=1), n_actions - 1)
+            return self.greedy_table[observations]
+        return sample_from_cumulative(self.cumulative_table[observations], rng)
 
-    def value(self, states: np.ndarray) -> np.ndarray:
+    def value(self, observations: np.ndarray) -> np.ndarray:
         """Returns the critic's V(s) per state."""
-        return self.values_table[states]
+        return self.values_table[observations]
 
-    def probabilities(self, states: np.ndarray) -> np.ndarray:
+    def probabilities(self, observations: np.ndarray) -> np.ndarray:
         """Returns the action probabilities per state, (len(states), n_actions)."""
-        return self.probabilities_table[states]
+        return self.probabilities_table[observations]
+
+
+def _session(model_bytes: bytes):
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    # One thread per call: the workers already run in parallel, and extra threads per
+    # worker only fight over the same cores.
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    return onnxruntime.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
+
+
+@dataclass(frozen=True, eq=False)
+class NetworkPolicy(ServedPolicy):
+    actor_onnx: bytes = field(repr=False)
+    critic_onnx: bytes = field(repr=False)
+
+    @cached_property
+    def _actor(self):
+        session = _session(self.actor_onnx)
+        return session, session.get_inputs()[0].name
+
+    @cached_property
+    def _critic(self):
+        session = _session(self.critic_onnx)
+        return session, session.get_inputs()[0].name
+
+    def warm_up(self) -> None:
+        """Builds both sessions now, so the first request does not pay for it."""
+        space: BoxSpace = self.manifest.observation_space
+        zeros = np.zeros((1, *space.shape), dtype=np.float32)
+        self.probabilities(zeros)
+        self.value(zeros)
+
+    def _run(self, model, observations: np.ndarray) -> np.ndarray:
+        session, input_name = model
+        return session.run(None, {input_name: observations.astype(np.float32, copy=False)})[0]
+
+    def probabilities(self, observations: np.ndarray) -> np.ndarray:
+        probabilities = np.asarray(self._run(self._actor, observations), dtype=np.float64)
+        return probabilities / probabilities.sum(axis=1, keepdims=True)
+
+    def value(self, observations: np.ndarray) -> np.ndarray:
+        return np.asarray(self._run(self._critic, observations), dtype=np.float64).reshape(-1)

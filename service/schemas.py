@@ -7,9 +7,9 @@ fields, so a typo is an error rather than a silently ignored option.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
 
 POLICY_NAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,63}$"
 
@@ -18,9 +18,21 @@ class _Request(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
+# One observation: an integer state for a discrete space, or (nested) lists of numbers of
+# the space's shape for a Box space. Which one a policy takes, and its range, is checked by
+# the data plane against that policy's space, since the request does not know it yet.
+Observation = StrictInt | list[Any]
+
+
 class ObservationRequest(_Request):
-    observation: int | None = Field(None, ge=0, description="One state (cell index).")
-    observations: list[int] | None = Field(None, min_length=1, description="Several states, answered in order.")
+    observation: Observation | None = Field(
+        None, description="One observation: an integer state (discrete spaces) or a list of numbers of the "
+        "space's shape (Box spaces)."
+    )
+    observations: list[Observation] | None = Field(
+        None, min_length=1, description="Several observations, answered in order; for discrete spaces "
+        "[s1, s2] or the (batch, 1) nesting [[s1], [s2]]."
+    )
     policy: str | None = Field(None, pattern=POLICY_NAME_PATTERN, description="Policy name; default if omitted.")
     version: int | None = Field(None, ge=1, description="Pin a loaded version; the served one if omitted.")
 
@@ -28,13 +40,11 @@ class ObservationRequest(_Request):
     def _exactly_one_form(self):
         if (self.observation is None) == (self.observations is None):
             raise ValueError("give exactly one of 'observation' or 'observations'")
-        if self.observations is not None and any(o < 0 for o in self.observations):
-            raise ValueError("observations must be non-negative integers")
         return self
 
     @property
-    def states(self) -> list[int]:
-        return [self.observation] if self.observation is not None else list(self.observations)
+    def raw_observations(self) -> list:
+        return [self.observation] if self.observations is None else self.observations
 
     @property
     def is_batch(self) -> bool:
@@ -44,6 +54,10 @@ class ObservationRequest(_Request):
 class ActRequest(ObservationRequest):
     mode: Literal["sample", "greedy"] = Field("sample", description="Sample from the policy, or take its argmax.")
     seed: int | None = Field(None, ge=0, le=2**63 - 1, description="Makes a sampled answer repeatable.")
+    action_mask: list[StrictInt] | list[list[StrictInt]] | None = Field(
+        None, description="Allowed actions, one 0/1 per action (as Taxi's info['action_mask']); for a batch, "
+        "one mask for all observations or one per observation."
+    )
 
 
 class _Answer(BaseModel):
@@ -71,9 +85,9 @@ class ProbabilitiesResponse(_Answer):
 
 class CellPolicy(BaseModel):
     state: int
-    row: int
-    col: int
-    tile: str
+    row: int | None = None
+    col: int | None = None
+    tile: str | None = None
     probabilities: list[float]
     greedy_action: int
     greedy_action_name: str
@@ -81,7 +95,7 @@ class CellPolicy(BaseModel):
 
 
 class PolicyTableResponse(_Answer):
-    desc: list[str]
+    desc: list[str] | None = Field(None, description="The grid layout's rows, for grid worlds.")
     action_names: list[str]
     cells: list[CellPolicy]
 
@@ -94,6 +108,13 @@ class VersionStatus(BaseModel):
     evaluation: dict | None = None
     training: dict | None = None
     env: dict | None = None
+    observation_space: dict | None = None
+    action_names: list[str] | None = None
+
+
+class IgnoredEntryStatus(BaseModel):
+    name: str
+    reason: str
 
 
 class PolicyStatus(BaseModel):
@@ -101,11 +122,23 @@ class PolicyStatus(BaseModel):
     served_version: int | None
     pinned_version: int | None = None
     versions: list[VersionStatus]
+    ignored: list[IgnoredEntryStatus] = Field(default_factory=list, description="Entries that are not versions.")
 
 
 class ModelsResponse(BaseModel):
     default_policy: str | None
     policies: list[PolicyStatus]
+
+
+class HealthResponse(BaseModel):
+    status: Literal["alive"]
+    live: bool = Field(description="Always true: the Open Inference Protocol's liveness body.")
+
+
+class ReadyResponse(BaseModel):
+    status: Literal["ready"]
+    ready: bool = Field(description="Always true here; not ready is a 503 error.")
+    served: dict[str, int] = Field(description="Policy -> the version it serves.")
 
 
 class ErrorDetail(BaseModel):

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from policy_artifacts import ArtifactLimits
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -22,17 +24,45 @@ class Settings(BaseSettings):
     pinned_versions: dict[str, int] = Field(
         default_factory=dict, description='Serve these versions instead of the newest, e.g. {"frozenlake-4x4": 3}.'
     )
-    keep_versions: int = Field(5, ge=1, description="Newest versions loaded per policy (pinned ones come on top).")
+    keep_versions: int = Field(
+        5, ge=1, le=100,
+        description="Newest versions loaded per policy (pinned ones come on top); also bounds what is remembered.",
+    )
     poll_interval: float = Field(1.0, gt=0, le=60, description="Seconds between scans of the artifact root.")
     max_batch: int = Field(10_000, ge=1, description="Most observations accepted in one request.")
     max_body_bytes: int = Field(1 << 20, ge=1024, description="Largest request body accepted, in bytes.")
+    max_error_details: int = Field(5, ge=1, le=100, description="Most per-field errors listed in one 422 answer.")
+    request_timeout: float = Field(
+        10.0, gt=0, le=300, description="Seconds a client gets to send a whole request (headers and body)."
+    )
+    keepalive: float = Field(
+        5.0, gt=0, le=300,
+        description="Seconds an idle connection is kept, and a request's headers must arrive within.",
+    )
+    worker_connections: int = Field(1000, ge=1, description="Open connections per worker (gevent greenlets).")
+    max_model_bytes: int = Field(64 << 20, ge=1024, description="Largest .keras file the loader reads.")
+    max_manifest_bytes: int = Field(1 << 20, ge=1024, description="Largest manifest.json the loader reads.")
+    max_uncompressed_bytes: int = Field(
+        256 << 20, ge=1024, description="Largest total uncompressed size of a .keras archive's members."
+    )
+    max_member_bytes: int = Field(128 << 20, ge=1024, description="Largest uncompressed member of a .keras archive.")
+    max_table_cells: int = Field(
+        4_000_000, ge=1, description="Largest states x actions tabulated for a discrete policy."
+    )
     host: str = Field("127.0.0.1", description="Address to bind; loopback unless told otherwise.")
     port: int = Field(8000, ge=1, le=65535, description="Port to bind.")
     workers: int = Field(2, ge=1, description="gunicorn worker processes.")
-    threads: int = Field(4, ge=1, description="Threads per worker (gthread).")
     timeout: int = Field(30, ge=1, description="Seconds before a silent worker is killed and replaced.")
     graceful_timeout: int = Field(10, ge=1, description="Seconds in-flight requests get to finish on SIGTERM.")
     cache_dir: Path | None = Field(
         None, description="Where the loader writes tables for workers; unset = a fresh temporary directory."
     )
     log_level: str = Field("info", description="gunicorn log level.")
+
+    def artifact_limits(self) -> ArtifactLimits:
+        """Returns the artifact gate's caps, from these settings."""
+        return ArtifactLimits(
+            max_model_bytes=self.max_model_bytes, max_manifest_bytes=self.max_manifest_bytes,
+            max_uncompressed_bytes=self.max_uncompressed_bytes, max_member_bytes=self.max_member_bytes,
+            max_table_cells=self.max_table_cells,
+        )

@@ -1,0 +1,153 @@
+"""The service's own HTTP API: each route parses, asks the data plane, serialises.
+
+The route table (`LakeApi.routes`) is what Flask registers and what the OpenAPI document
+is generated from, so a route cannot be served without being documented.
+"""
+
+from __future__ import annotations
+
+from flask import Response, render_template, request
+
+from service import metrics
+from service.dataplane import DataPlane
+from service.errors import InvalidRequest, NotReady, PolicyNotFound, UnsupportedForPolicy
+from service.http import Route, check_list_lengths, model_response, read_json_body, validate
+from service.page import page_policies
+from service.presentation import policy_status, policy_table
+from service.schemas import (
+    ActRequest, ActResponse, HealthResponse, ModelsResponse, ObservationRequest, PolicyStatus,
+    PolicyTableResponse, ProbabilitiesResponse, ReadyResponse, ValueResponse,
+)
+from service.settings import Settings
+
+BATCH_FIELDS = ("observations", "action_mask")
+
+
+def _query(name: str, schema: dict) -> dict:
+    return {"name": name, "in": "query", "required": False, "schema": schema}
+
+
+class LakeApi:
+    def __init__(self, settings: Settings, plane: DataPlane):
+        self.settings = settings
+        self.plane = plane
+
+    def routes(self) -> list[Route]:
+        predict_errors = (400, 404, 408, 413, 415, 422, 503)
+        return [
+            Route("/act", "POST", self.act, "act", "Action(s) for the observation(s), sampled or greedy",
+                  "policies", ActRequest, ActResponse, predict_errors),
+            Route("/value", "POST", self.value, "value", "The critic's V(s) for the observation(s)",
+                  "policies", ObservationRequest, ValueResponse, predict_errors),
+            Route("/policy", "POST", self.probabilities, "probabilities", "Action probabilities for the observation(s)",
+                  "policies", ObservationRequest, ProbabilitiesResponse, predict_errors),
+            Route("/policy", "GET", self.table, "policyTable",
+                  "Every state of a discrete policy: probabilities, greedy action, value (and grid cell)",
+                  "policies", None, PolicyTableResponse, (404, 422, 503),
+                  (_query("policy", {"type": "string"}), _query("version", {"type": "integer", "minimum": 1}))),
+            Route("/models", "GET", self.models, "listModels", "Every policy, its versions and which one is served",
+                  "models", None, ModelsResponse),
+            Route("/models/<name>", "GET", self.model, "getModel", "One policy's versions", "models",
+                  None, PolicyStatus, (404,),
+                  ({"name": "name", "in": "path", "required": True, "schema": {"type": "string"}},)),
+            Route("/healthz", "GET", self.live, "live", "Alive", "health", None, HealthResponse),
+            Route("/readyz", "GET", self.ready, "ready", "Ready once a policy is loaded", "health",
+                  None, ReadyResponse, (503,)),
+            # The same two under the Open Inference Protocol's names, for KServe/Triton probes.
+            Route("/v2/health/live", "GET", self.live, "serverLive", "Alive (Open Inference Protocol)", "health",
+                  None, HealthResponse),
+            Route("/v2/health/ready", "GET", self.ready, "serverReady", "Ready (Open Inference Protocol)", "health",
+                  None, ReadyResponse, (503,)),
+            Route("/metrics", "GET", self.metrics, "metrics", "Prometheus metrics, summed over workers", "operations"),
+            Route("/", "GET", self.page, "page", "The HTML page: each policy, its versions and curve", "operations"),
+        ]
+
+    # ---- policies ----------------------------------------------------------------------
+
+    def _observation_request(self, model):
+        document = read_json_body(self.settings.max_body_bytes)
+        check_list_lengths(document, self.settings.max_batch, BATCH_FIELDS)
+        body = validate(model, document, self.settings.max_error_details)
+        policy = self.plane.resolve(body.policy, body.version)
+        field = "observations" if body.is_batch else "observation"
+        return body, policy, self.plane.observations(policy, body.raw_observations, field)
+
+    def act(self) -> Response:
+        body, policy, observations = self._observation_request(ActRequest)
+        mask = self.plane.action_mask(policy, body.action_mask, len(observations))
+        actions = self.plane.act(policy, observations, body.mode == "greedy", body.seed, mask).tolist()
+        names = [policy.action_names[a] for a in actions]
+        answer = ActResponse(policy=policy.name, version=policy.version, mode=body.mode)
+        if body.is_batch:
+            answer.actions, answer.action_names = actions, names
+        else:
+            answer.action, answer.action_name = actions[0], names[0]
+        return model_response(answer, exclude_none=True)
+
+    def value(self) -> Response:
+        body, policy, observations = self._observation_request(ObservationRequest)
+        values = self.plane.value(policy, observations).tolist()
+        answer = ValueResponse(policy=policy.name, version=policy.version)
+        if body.is_batch:
+            answer.values = values
+        else:
+            answer.value = values[0]
+        return model_response(answer, exclude_none=True)
+
+    def probabilities(self) -> Response:
+        body, policy, observations = self._observation_request(ObservationRequest)
+        table = self.plane.probabilities(policy, observations).tolist()
+        return model_response(ProbabilitiesResponse(
+            policy=policy.name, version=policy.version, action_names=list(policy.action_names),
+            probabilities=table if body.is_batch else table[0],
+        ))
+
+    def table(self) -> Response:
+        version = request.args.get("version")
+        # isascii: str.isdigit() also accepts digits of other scripts, which int() reads.
+        if version is not None and not (version.isascii() and version.isdigit() and 0 < len(version) <= 18):
+            raise InvalidRequest("version: must be a positive integer", details=[{"field": "version"}])
+        policy = self.plane.resolve(request.args.get("policy"), int(version) if version else None)
+        if not policy.is_tabular:
+            raise UnsupportedForPolicy(
+                f"{policy.name} has {policy.observation_space.kind} observations: a whole table exists only "
+                "for discrete observation spaces; ask POST /policy with observations instead",
+                details=[{"field": "policy", "observation_space": policy.observation_space.kind}],
+            )
+        return model_response(policy_table(policy))
+
+    # ---- models and health -------------------------------------------------------------
+
+    def models(self) -> Response:
+        snapshot = self.plane.registry.snapshot
+        return model_response(ModelsResponse(
+            default_policy=self.plane.default_policy_name(snapshot),
+            policies=[policy_status(entry) for entry in snapshot.policies.values()],
+        ))
+
+    def model(self, name: str) -> Response:
+        entry = self.plane.registry.snapshot.policies.get(name)
+        if entry is None:
+            raise PolicyNotFound(f"no policy named {name[:80]!r}", details=[{"field": "policy"}])
+        return model_response(policy_status(entry))
+
+    def live(self) -> Response:
+        return model_response(HealthResponse(status="alive", live=True))
+
+    def ready(self) -> Response:
+        snapshot = self.plane.registry.snapshot
+        if not snapshot.ready:
+            reason = "waiting for the loader" if not snapshot.loader_seen else (
+                "no valid policy version under the artifact root" if snapshot.artifact_root_exists
+                else "the artifact root does not exist yet")
+            raise NotReady(reason)
+        served = {name: e.served.version for name, e in snapshot.policies.items() if e.served}
+        return model_response(ReadyResponse(status="ready", ready=True, served=served))
+
+    def metrics(self) -> Response:
+        data, content_type = metrics.exposition()
+        return Response(data, content_type=content_type)
+
+    def page(self) -> Response:
+        return render_template("index.html", policies=page_policies(self.plane.registry.snapshot))
+

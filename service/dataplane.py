@@ -1,0 +1,174 @@
+"""The data plane: resolve a policy and version, check observations against its space, and
+call the policy's verbs. Every protocol (our API, Open Inference Protocol, TF Serving) goes
+through here, so they all answer alike and refuse alike.
+
+It decides nothing about which version is served: that is the loader's decision, read
+from the registry's snapshot.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+import numpy as np
+
+from policy_artifacts.manifest import BoxSpace, DiscreteSpace
+from service.errors import InvalidObservation, InvalidRequest, NotReady, PolicyNotFound, VersionNotFound
+from service.policy import ServedPolicy, unseeded_generator
+from service.registry import Registry, Snapshot
+from service.settings import Settings
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What a verb produced, and which version produced it."""
+
+    policy: ServedPolicy
+    values: np.ndarray
+
+
+class DataPlane:
+    def __init__(self, settings: Settings, registry: Registry):
+        self.settings = settings
+        self.registry = registry
+
+    # ---- which policy ------------------------------------------------------------------
+
+    def default_policy_name(self, snapshot: Snapshot) -> str | None:
+        if self.settings.default_policy:
+            return self.settings.default_policy
+        servable = [name for name, entry in snapshot.policies.items() if entry.served]
+        return servable[0] if len(servable) == 1 else None
+
+    def resolve(self, name: str | None, version: int | None = None) -> ServedPolicy:
+        """Returns the policy version a request asked for, or raises the matching error."""
+        snapshot = self.registry.snapshot
+        if not snapshot.ready:
+            raise NotReady("no policy is loaded yet; retry shortly")
+        if name is None:
+            name = self.default_policy_name(snapshot)
+            if name is None:
+                raise InvalidRequest(
+                    "several policies are served; name one in 'policy'",
+                    details=[{"field": "policy", "allowed": sorted(snapshot.policies)[:20]}],
+                )
+        entry = snapshot.policies.get(name)
+        if entry is None or entry.served is None:
+            raise PolicyNotFound(
+                f"no policy named {name[:80]!r} is loaded",
+                details=[{"field": "policy", "allowed": sorted(n for n, e in snapshot.policies.items() if e.served)[:20]}],
+            )
+        if version is None:
+            return entry.served
+        if version not in entry.loaded:
+            raise VersionNotFound(
+                f"policy {name!r} has no loaded version {version}",
+                details=[{"field": "version", "allowed": sorted(entry.loaded)}],
+            )
+        return entry.loaded[version]
+
+    # ---- what it is asked about ----------------------------------------------------------
+
+    def observations(self, policy: ServedPolicy, raw: list, field: str) -> np.ndarray:
+        """Returns the observations as an array the policy takes, or raises InvalidObservation
+        saying what its space expects. `raw` is a list of JSON values, one per observation."""
+        if len(raw) > self.settings.max_batch:
+            raise batch_too_large(field, len(raw), self.settings.max_batch)
+        space = policy.observation_space
+        if isinstance(space, DiscreteSpace):
+            return _discrete_states(raw, space.n, policy.name, field)
+        return _box_observations(raw, policy, field)
+
+    def action_mask(self, policy: ServedPolicy, mask: list | None, count: int) -> np.ndarray | None:
+        """Returns the mask as a (count, n_actions) or (n_actions,) 0/1 array, checked."""
+        if mask is None:
+            return None
+        n_actions = len(policy.action_names)
+        array = np.asarray(mask, dtype=np.int64)
+        if array.ndim == 2 and array.shape[0] != count:
+            raise InvalidRequest(f"action_mask: {array.shape[0]} masks for {count} observations",
+                                 details=[{"field": "action_mask"}])
+        if array.shape[-1] != n_actions or np.any((array != 0) & (array != 1)):
+            raise InvalidRequest(
+                f"action_mask: one 0 or 1 per action of {policy.name} ({n_actions} actions) expected",
+                details=[{"field": "action_mask", "length": n_actions}],
+            )
+        if np.any(array.reshape(-1, n_actions).sum(axis=1) == 0):
+            raise InvalidRequest("action_mask: allows no action", details=[{"field": "action_mask"}])
+        return array.astype(np.float64)
+
+    # ---- the verbs -----------------------------------------------------------------------
+
+    def act(self, policy: ServedPolicy, observations: np.ndarray, greedy: bool, seed: int | None,
+            mask: np.ndarray | None = None) -> np.ndarray:
+        rng = unseeded_generator() if seed is None else np.random.default_rng(seed)
+        return policy.act(observations, greedy=greedy, rng=rng, mask=mask)
+
+    def value(self, policy: ServedPolicy, observations: np.ndarray) -> np.ndarray:
+        return policy.value(observations)
+
+    def probabilities(self, policy: ServedPolicy, observations: np.ndarray) -> np.ndarray:
+        return policy.probabilities(observations)
+
+
+def batch_too_large(field: str, count: int, limit: int) -> InvalidRequest:
+    return InvalidRequest(f"{field}: at most {limit} per request, got {count}",
+                          details=[{"field": field, "max_items": limit}])
+
+
+def _discrete_states(raw: list, n: int, name: str, field: str) -> np.ndarray:
+    # The (batch, 1) nesting of the models' own input is accepted too: [[0], [4]].
+    states = [item[0] if type(item) is list and len(item) == 1 else item for item in raw]
+    for index, state in enumerate(states):
+        if type(state) is not int or not 0 <= state < n:
+            where = field if len(raw) == 1 and field == "observation" else f"{field}[{index}]"
+            shown = repr(state)[:40]
+            raise InvalidObservation(
+                f"{where}: states of {name} are non-negative integers 0..{n - 1}, got {shown}",
+                details=[{"field": where, "type": "integer", "minimum": 0, "maximum": n - 1}],
+            )
+    return np.asarray(states, dtype=np.int64)
+
+
+def _box_observations(raw: list, policy: ServedPolicy, field: str) -> np.ndarray:
+    space: BoxSpace = policy.observation_space
+    name = policy.name
+    shape = tuple(space.shape)
+    expected = f"observations of {name} are lists of numbers of shape {list(shape)}"
+    details = [{"field": field, "type": "array", "shape": list(shape)}]
+    try:
+        array = np.asarray(raw, dtype=np.float64)
+    except (ValueError, TypeError):
+        raise InvalidObservation(f"{field}: {expected}", details=details) from None
+    if array.shape[1:] != shape or any(type(item) is not list for item in raw):
+        got = list(array.shape[1:]) if array.ndim > 1 else "a number"
+        raise InvalidObservation(f"{field}: {expected}, got shape {got}", details=details)
+    if not _only_numbers(raw):
+        raise InvalidObservation(f"{field}: {expected}; true/false are not numbers", details=details)
+    limit = np.finfo(np.float32).max if space.dtype == "float32" else np.finfo(np.float64).max
+    if not np.all(np.abs(array) <= limit):
+        raise InvalidObservation(f"{field}: {expected}, with finite {space.dtype} numbers", details=details)
+    low, high = policy.box_bounds
+    outside = (array < low) | (array > high)
+    if outside.any():
+        index = tuple(int(i) for i in np.argwhere(outside)[0])
+        where = f"{field}[{index[0]}]" if field == "observations" else field
+        element = index[1:]
+        raise InvalidObservation(
+            f"{where}: element {list(element)} is {array[index]}, outside the space's bounds "
+            f"[{low[element]}, {high[element]}]",
+            details=[{**details[0], "field": where, "element": list(element),
+                      "minimum": float(low[element]), "maximum": float(high[element])}],
+        )
+    return array
+
+
+def _only_numbers(raw: list) -> bool:
+    """Returns False if any leaf is a JSON true/false, which numpy would read as 1/0."""
+    stack = list(raw)
+    while stack:
+        item = stack.pop()
+        if type(item) is list:
+            stack.extend(item)
+        elif type(item) is bool:
+            return False
+    return True

@@ -1,0 +1,133 @@
+"""The typed hand-off between the loader process and the workers.
+
+The loader alone decides what is served; it publishes that decision as one `LoaderState`
+document (`state.json`) plus one servable file per loaded version in the cache dir. The
+workers validate the document with the same pydantic model and only look things up.
+
+Files are written atomically (temporary name, then `os.replace`), so a worker reading at
+any moment sees the old or the new state whole. A servable file is written before the
+state that names it and deleted only once two published states in a row no longer name
+it, so a worker that read the previous state can still open everything it names.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from policy_artifacts.manifest import Manifest
+
+STATE_FILE = "state.json"
+SERVABLES_DIR = "servables"
+
+
+class VersionState(str, enum.Enum):
+    LOADED = "loaded"  # verified and servable; a request may pin it
+    FAILED = "failed"  # refused by the artifact gate; `error` says why
+    REMOVED = "removed"  # gone from disk (or aged out) after it was loaded
+
+
+class ServableKind(str, enum.Enum):
+    TABLES = "tables"  # discrete observations: per-state probabilities and values (.npz)
+    ONNX = "onnx"  # Box observations: actor and critic as ONNX models (.npz of two byte strings)
+
+
+class VersionRecord(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    version: int = Field(ge=1)
+    state: VersionState
+    error: str | None = None
+    manifest: Manifest | None = None
+    servable: str | None = Field(None, description="File name under servables/ while it can be served.")
+    kind: ServableKind | None = None
+
+
+class IgnoredEntry(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    reason: str
+
+
+class PolicyRecord(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    served_version: int | None = Field(description="Decided by the loader: pinned, else newest loaded, else last good.")
+    pinned_version: int | None = None
+    versions: list[VersionRecord] = Field(description="Newest first; bounded by the loader.")
+    ignored: list[IgnoredEntry] = Field(default_factory=list)
+
+    def record(self, version: int) -> VersionRecord | None:
+        return next((r for r in self.versions if r.version == version), None)
+
+
+class LoaderState(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    artifact_root_exists: bool
+    updated_at: float
+    policies: dict[str, PolicyRecord] = Field(default_factory=dict)
+
+
+def _write_atomically(path: Path, write) -> None:
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def write_servable(cache_dir: Path, name: str, arrays: dict[str, np.ndarray]) -> str:
+    """Returns the file name (under servables/) the arrays were written to."""
+    directory = Path(cache_dir) / SERVABLES_DIR
+    directory.mkdir(parents=True, exist_ok=True)
+    _write_atomically(directory / name, lambda f: np.savez(f, **arrays))
+    return name
+
+
+def read_servable(cache_dir: Path, name: str) -> dict[str, np.ndarray]:
+    # allow_pickle stays off: these files hold plain arrays and bytes only.
+    with np.load(Path(cache_dir) / SERVABLES_DIR / name, allow_pickle=False) as data:
+        return {key: data[key] for key in data.files}
+
+
+def delete_servables_except(cache_dir: Path, keep: set[str]) -> list[str]:
+    """Deletes servable files not in `keep`; returns the names deleted."""
+    directory = Path(cache_dir) / SERVABLES_DIR
+    deleted = []
+    for entry in directory.glob("*") if directory.is_dir() else []:
+        if entry.name not in keep and not entry.name.startswith("."):
+            entry.unlink(missing_ok=True)
+            deleted.append(entry.name)
+    return deleted
+
+
+def write_state(cache_dir: Path, state: LoaderState) -> None:
+    _write_atomically(Path(cache_dir) / STATE_FILE, lambda f: f.write(state.model_dump_json().encode()))
+
+
+def state_stamp(cache_dir: Path) -> tuple[int, int, int] | None:
+    """Returns a cheap fingerprint of the state file, None if there is none yet."""
+    try:
+        stat = (Path(cache_dir) / STATE_FILE).stat()
+    except FileNotFoundError:
+        return None
+    return stat.st_ino, stat.st_mtime_ns, stat.st_size
+
+
+def read_state(cache_dir: Path) -> LoaderState | None:
+    try:
+        raw = (Path(cache_dir) / STATE_FILE).read_bytes()
+    except FileNotFoundError:
+        return None
+    return LoaderState.model_validate_json(raw)

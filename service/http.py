@@ -1,0 +1,112 @@
+"""Reading requests and writing answers: bounded, strict, and with one error shape.
+
+Every limit is checked before the work it guards: the body's size before it is read
+(chunked bodies too), the batch size before per-element validation, and the number of
+per-field errors before they are serialised, so a hostile body costs little to refuse.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from flask import Response, request
+from pydantic import BaseModel, ValidationError
+
+from service.errors import (
+    BadFraming, InvalidRequest, MalformedBody, PayloadTooLarge, RequestTimeout, UnsupportedMediaType,
+)
+
+try:  # the framing errors of gunicorn's body reader (absent under other servers)
+    from gunicorn.http.errors import ParseException as _FramingError
+except ImportError:  # pragma: no cover
+    _FramingError = ValueError
+
+
+@dataclass(frozen=True)
+class Route:
+    """One HTTP operation: how Flask dispatches it and how OpenAPI describes it."""
+
+    path: str  # Flask rule, e.g. "/models/<name>"
+    method: str
+    handler: Callable
+    operation_id: str
+    summary: str
+    tag: str
+    request_model: type[BaseModel] | None = None
+    response_model: type[BaseModel] | None = None
+    errors: tuple[int, ...] = ()
+    parameters: tuple[dict, ...] = field(default_factory=tuple)
+    error_style: str = "lake"  # which error shape the route answers in: "lake" or "oip"
+
+
+def json_response(document: str | bytes, status: int = 200) -> Response:
+    """Returns a JSON response around an already serialised document."""
+    return Response(document, status=status, mimetype="application/json")
+
+
+def model_response(model: BaseModel, status: int = 200, exclude_none: bool = False) -> Response:
+    return json_response(model.model_dump_json(exclude_none=exclude_none), status)
+
+
+def read_json_body(max_bytes: int) -> Any:
+    """Returns the parsed JSON body, read no further than `max_bytes` and no longer than the
+    worker's read deadline allows."""
+    if not request.is_json:
+        raise UnsupportedMediaType("send the request body as JSON with 'Content-Type: application/json'")
+    length = request.content_length
+    if length is not None and length > max_bytes:
+        raise PayloadTooLarge(f"the body is {length} bytes; at most {max_bytes} are accepted",
+                              details=[{"field": "body", "max_bytes": max_bytes}])
+    try:
+        # Read from the server's stream directly: for a chunked body (no Content-Length)
+        # reading one byte past the cap is how we know it is too large.
+        raw = request.environ["wsgi.input"].read(max_bytes + 1)
+    except TimeoutError:
+        raise RequestTimeout("the request body did not arrive in time") from None
+    except _FramingError as exc:
+        raise BadFraming(f"the body's framing is invalid: {str(exc)[:200]}") from None
+    except OSError:  # the client went away mid-body (gunicorn's NoMoreData)
+        raise BadFraming("the body ended before its declared length") from None
+    if len(raw) > max_bytes:
+        raise PayloadTooLarge(f"the body is over {max_bytes} bytes", details=[{"field": "body", "max_bytes": max_bytes}])
+    try:
+        # NaN and Infinity are not JSON; refuse them here rather than let them reach a model.
+        return json.loads(raw, parse_constant=_refuse_constant)
+    except RecursionError:
+        raise MalformedBody("the JSON body is nested too deeply") from None
+    except ValueError as exc:
+        raise MalformedBody(f"the body is not valid JSON: {str(exc)[:200]}") from None
+
+
+def _refuse_constant(name: str):
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def validate(model: type[BaseModel], document: Any, max_details: int) -> BaseModel:
+    """Returns the document validated as `model`, or raises InvalidRequest listing at most
+    `max_details` of its errors (and how many there were)."""
+    try:
+        return model.model_validate(document)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False, include_context=False, include_input=False)
+        details = [
+            {"field": ".".join(str(p) for p in e["loc"])[:200] or "body", "message": e["msg"][:200], "type": e["type"]}
+            for e in errors[:max_details]
+        ]
+        summary = "; ".join(f"{d['field']}: {d['message']}" for d in details)
+        more = f" (and {len(errors) - len(details)} more)" if len(errors) > len(details) else ""
+        raise InvalidRequest(f"invalid request: {summary}{more}", details=details) from None
+
+
+def check_list_lengths(document: Any, limit: int, fields: tuple[str, ...]) -> None:
+    """Raises InvalidRequest if any of `fields` is a list longer than `limit`, before any
+    element is validated."""
+    if not isinstance(document, dict):
+        return
+    for name in fields:
+        value = document.get(name)
+        if isinstance(value, list) and len(value) > limit:
+            raise InvalidRequest(f"{name}: at most {limit} per request, got {len(value)}",
+                                 details=[{"field": name, "max_items": limit}])

@@ -1,0 +1,78 @@
+"""The gunicorn worker class: gevent, with every read of a request bounded in time, and
+gunicorn's own error answers (414, 431, bad framing) in the service's JSON error shape.
+
+Why gevent: a gthread worker gives each open connection one of a few threads, so a few
+clients that send one byte and stall hold every thread (slowloris). Under gevent an idle
+or slow connection holds only a greenlet; `worker_connections` of them per worker.
+
+Bounds: a request's headers must arrive within `keepalive` seconds (gunicorn's gevent
+worker times out the wait for each request with it), and the whole request, body
+included, within `request_timeout` seconds of its first byte (`DeadlineSocket`).
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+
+from gunicorn import util
+from gunicorn.workers.ggevent import GeventWorker
+
+from service.settings import Settings
+
+
+class DeadlineSocket:
+    """A client socket whose reads fail with TimeoutError once the current request has
+    taken longer than `seconds` to arrive; the clock restarts after each response."""
+
+    def __init__(self, sock: socket.socket, seconds: float):
+        self._sock = sock
+        self._seconds = seconds
+        self._deadline: float | None = None
+
+    def recv(self, size: int, *flags) -> bytes:
+        now = time.monotonic()
+        if self._deadline is None:
+            self._deadline = now + self._seconds
+        remaining = self._deadline - now
+        if remaining <= 0:
+            raise TimeoutError("the request did not arrive in time")
+        self._sock.settimeout(remaining)
+        try:
+            return self._sock.recv(size, *flags)
+        finally:
+            self._sock.settimeout(None)
+
+    def send(self, data, *flags):
+        self._deadline = None
+        return self._sock.send(data, *flags)
+
+    def sendall(self, data, *flags):
+        self._deadline = None
+        return self._sock.sendall(data, *flags)
+
+    def __getattr__(self, name):
+        return getattr(self._sock, name)
+
+
+def write_json_error(sock, status_int: int, reason: str, mesg: str) -> None:
+    """gunicorn's `util.write_error`, answering in the service's JSON error shape."""
+    code = reason.lower().replace(" ", "_") or "error"
+    body = json.dumps({"error": {"status": status_int, "code": code, "message": mesg or reason, "details": []}})
+    head = (f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body.encode())}\r\n\r\n")
+    util.write_nonblock(sock, (head + body).encode("latin1", errors="replace"))
+
+
+class BoundedGeventWorker(GeventWorker):
+    def init_process(self):
+        self.request_timeout = Settings().request_timeout
+        # gunicorn writes its own errors (request line or headers too large, bad chunked
+        # framing) through this function and offers no hook: replaced in this process only.
+        util.write_error = write_json_error
+        super().init_process()
+
+    def handle(self, listener, client, addr):
+        client.setblocking(1)
+        super().handle(listener, DeadlineSocket(client, self.request_timeout), addr)
