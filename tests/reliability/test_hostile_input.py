@@ -43,8 +43,8 @@ def test_request_models_accept_only_well_formed_requests(model, document):
     except ValidationError:
         return
     assert isinstance(document, dict) and "extra" not in document
-    states = request.states
-    assert states and all(type(s) is int and s >= 0 for s in states)
+    observations = request.raw_observations
+    assert observations and all(type(o) is int or type(o) is list for o in observations)
     assert (document.get("observation") is None) != (document.get("observations") is None)
 
 
@@ -55,10 +55,7 @@ def client(tmp_path_factory):
     publish_models(root, "frozenlake-4x4", *random_models())
     settings = Settings(artifact_root=root, max_batch=8)
     loader = Loader(settings, cache_dir)
-    loader.scan()
-    from service import cache
-
-    cache.write_state(cache_dir, loader.state())
+    loader.publish(loader.scan())
     return create_app(settings, cache_dir=cache_dir, watch=False).test_client()
 
 

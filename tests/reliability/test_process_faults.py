@@ -6,7 +6,9 @@ import subprocess
 import threading
 import time
 
+import pytest
 import requests
+from urllib3.exceptions import NewConnectionError
 
 from tests.helpers import publish_models, random_models
 from tests.service.conftest import POLICY
@@ -21,6 +23,37 @@ def gunicorn_children(service):
 def command_line(pid: int) -> str:
     with open(f"/proc/{pid}/cmdline", "rb") as f:
         return f.read().replace(b"\0", b" ").decode()
+
+
+def connection_was_refused(error: requests.ConnectionError) -> bool:
+    """Returns True if the request never reached the server: its connect() was refused."""
+    cause = error.args[0] if error.args else None
+    reason = getattr(cause, "reason", cause)
+    return isinstance(reason, NewConnectionError) or isinstance(reason, ConnectionRefusedError)
+
+
+def test_connection_refused_is_told_apart_from_a_request_cut_off():
+    import socket
+
+    with socket.socket() as listener:  # accepts, then closes without answering: a cut-off request
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+
+        def close_first_connection():
+            connection, _ = listener.accept()
+            connection.recv(1024)
+            connection.close()
+
+        closer = threading.Thread(target=close_first_connection)
+        closer.start()
+        with pytest.raises(requests.ConnectionError) as cut:
+            requests.post(f"http://127.0.0.1:{port}/act", json={}, timeout=5)
+        closer.join()
+    assert not connection_was_refused(cut.value)
+    with pytest.raises(requests.ConnectionError) as refused:  # the listener is closed now
+        requests.post(f"http://127.0.0.1:{port}/act", json={}, timeout=5)
+    assert connection_was_refused(refused.value)
 
 
 def ready_service(tmp_path, start_service, **env):
@@ -41,8 +74,10 @@ def test_sigterm_lets_in_flight_requests_finish_and_exits(tmp_path, start_servic
         for _ in range(30):
             try:
                 results.append(requests.post(service.url + "/act", json=big, timeout=10).status_code)
-            except requests.ConnectionError:
-                results.append("refused")  # after shutdown began: new connections are refused, fine
+            except requests.ConnectionError as exc:
+                # Refused: no connection was made (shutdown had closed the listener), fine.
+                # Anything else (reset, closed mid-answer) cut off a request in flight.
+                results.append("refused" if connection_was_refused(exc) else f"cut off: {exc!r}")
                 return
 
     thread = threading.Thread(target=client)

@@ -1,0 +1,101 @@
+"""Slow and stalled clients cannot deny service, and every read is bounded in time."""
+
+import socket
+import threading
+import time
+
+import requests
+
+from tests.helpers import publish_models, random_models
+from tests.service.conftest import POLICY
+
+
+def open_stalled(port: int, first_bytes: bytes) -> socket.socket:
+    connection = socket.create_connection(("127.0.0.1", port), timeout=10)
+    connection.sendall(first_bytes)
+    return connection
+
+
+def closed_by_server(connection: socket.socket, within: float) -> bytes | None:
+    """Returns what the server sent before closing (b'' for a silent close), None if it kept
+    the connection open for `within` seconds."""
+    connection.settimeout(within)
+    received = b""
+    try:
+        while True:
+            chunk = connection.recv(65536)
+            if not chunk:
+                return received
+            received += chunk
+    except socket.timeout:
+        return None
+    except ConnectionResetError:
+        return received
+
+
+def test_stalled_and_slow_clients_do_not_stop_normal_requests(tmp_path, start_service):
+    root = tmp_path / "artifacts"
+    publish_models(root, POLICY, *random_models())
+    service = start_service(root, LAKE_KEEPALIVE=30, LAKE_REQUEST_TIMEOUT=60)
+    service.wait_ready()
+    body_head = (f"POST /act HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                 f"Content-Length: 100\r\n\r\n{{").encode()
+    # Far more stalled connections than the old service had threads (2 workers x 4).
+    stalled = [open_stalled(service.port, b"P") for _ in range(96)]
+    slow_bodies = [open_stalled(service.port, body_head) for _ in range(32)]
+    stop = threading.Event()
+
+    def trickle():  # one more byte of each slow body every half second
+        while not stop.wait(0.5):
+            for connection in slow_bodies:
+                try:
+                    connection.sendall(b" ")
+                except OSError:
+                    pass
+
+    trickler = threading.Thread(target=trickle)
+    trickler.start()
+    try:
+        answers = [requests.post(service.url + "/act", json={"observation": 0}, timeout=5) for _ in range(20)]
+        assert [a.status_code for a in answers] == [200] * 20
+        assert requests.get(service.url + "/healthz", timeout=5).status_code == 200
+    finally:
+        stop.set()
+        trickler.join()
+        for connection in stalled + slow_bodies:
+            connection.close()
+
+
+def test_a_request_whose_headers_stall_is_closed_after_keepalive(tmp_path, start_service):
+    root = tmp_path / "artifacts"
+    publish_models(root, POLICY, *random_models())
+    service = start_service(root, LAKE_KEEPALIVE=1, LAKE_REQUEST_TIMEOUT=3)
+    service.wait_ready()
+    connection = open_stalled(service.port, b"POST /act HTTP/1.1\r\nHost: x\r\n")
+    try:
+        assert closed_by_server(connection, within=10) is not None, "the stalled connection was kept open"
+    finally:
+        connection.close()
+
+
+def test_a_body_that_trickles_in_past_the_request_timeout_gets_a_408(tmp_path, start_service):
+    root = tmp_path / "artifacts"
+    publish_models(root, POLICY, *random_models())
+    service = start_service(root, LAKE_KEEPALIVE=2, LAKE_REQUEST_TIMEOUT=2)
+    service.wait_ready()
+    connection = open_stalled(service.port, b"POST /act HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                                            b"Content-Length: 50\r\n\r\n{")
+    try:
+        started = time.monotonic()
+        answer = None
+        while time.monotonic() - started < 15 and answer is None:
+            try:
+                connection.sendall(b" ")  # one byte a second: each read succeeds, the whole is late
+            except OSError:
+                break
+            answer = closed_by_server(connection, within=1.0)
+        assert answer is not None, "the slow body was read for as long as it kept coming"
+        assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
+        assert b'"request_timeout"' in answer
+    finally:
+        connection.close()
