@@ -9,8 +9,8 @@ from __future__ import annotations
 from flask import Response, render_template, request
 
 from service import metrics
-from service.dataplane import DataPlane
-from service.errors import InvalidRequest, NotReady, PolicyNotFound, UnsupportedForPolicy
+from service.dataplane import DataPlane, version_reference
+from service.errors import NotReady, PolicyNotFound, UnsupportedForPolicy
 from service.http import Route, check_list_lengths, model_response, read_json_body, validate
 from service.page import page_policies
 from service.presentation import policy_status, policy_table
@@ -44,7 +44,7 @@ class LakeApi:
             Route("/policy", "GET", self.table, "policyTable",
                   "Every state of a discrete policy: probabilities, greedy action, value (and grid cell)",
                   "policies", None, PolicyTableResponse, (404, 422, 503),
-                  (_query("policy", {"type": "string"}), _query("version", {"type": "integer", "minimum": 1}))),
+                  (_query("policy", {"type": "string"}), _query("version", {"oneOf": [{"type": "integer", "minimum": 1}, {"type": "string"}]}))),
             Route("/models", "GET", self.models, "listModels", "Every policy, its versions and which one is served",
                   "models", None, ModelsResponse),
             Route("/models/<name>", "GET", self.model, "getModel", "One policy's versions", "models",
@@ -52,11 +52,6 @@ class LakeApi:
                   ({"name": "name", "in": "path", "required": True, "schema": {"type": "string"}},)),
             Route("/healthz", "GET", self.live, "live", "Alive", "health", None, HealthResponse),
             Route("/readyz", "GET", self.ready, "ready", "Ready once a policy is loaded", "health",
-                  None, ReadyResponse, (503,)),
-            # The same two under the Open Inference Protocol's names, for KServe/Triton probes.
-            Route("/v2/health/live", "GET", self.live, "serverLive", "Alive (Open Inference Protocol)", "health",
-                  None, HealthResponse),
-            Route("/v2/health/ready", "GET", self.ready, "serverReady", "Ready (Open Inference Protocol)", "health",
                   None, ReadyResponse, (503,)),
             Route("/metrics", "GET", self.metrics, "metrics", "Prometheus metrics, summed over workers", "operations"),
             Route("/", "GET", self.page, "page", "The HTML page: each policy, its versions and curve", "operations"),
@@ -68,7 +63,7 @@ class LakeApi:
         document = read_json_body(self.settings.max_body_bytes)
         check_list_lengths(document, self.settings.max_batch, BATCH_FIELDS)
         body = validate(model, document, self.settings.max_error_details)
-        policy = self.plane.resolve(body.policy, body.version)
+        policy = self.plane.resolve(body.policy, body.version, getattr(body, "seed", None))
         field = "observations" if body.is_batch else "observation"
         return body, policy, self.plane.observations(policy, body.raw_observations, field)
 
@@ -103,11 +98,8 @@ class LakeApi:
         ))
 
     def table(self) -> Response:
-        version = request.args.get("version")
-        # isascii: str.isdigit() also accepts digits of other scripts, which int() reads.
-        if version is not None and not (version.isascii() and version.isdigit() and 0 < len(version) <= 18):
-            raise InvalidRequest("version: must be a positive integer", details=[{"field": "version"}])
-        policy = self.plane.resolve(request.args.get("policy"), int(version) if version else None)
+        version = version_reference(request.args.get("version"))
+        policy = self.plane.resolve(request.args.get("policy"), version)
         if not policy.is_tabular:
             raise UnsupportedForPolicy(
                 f"{policy.name} has {policy.observation_space.kind} observations: a whole table exists only "

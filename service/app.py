@@ -20,6 +20,8 @@ from service.dataplane import DataPlane
 from service.errors import ServiceError
 from service.http import Route
 from service.openapi import openapi_document
+from service.protocols.oip import OpenInferenceApi
+from service.protocols.tfserving import TfServingApi
 from service.registry import Registry
 from service.settings import Settings
 
@@ -38,7 +40,11 @@ def create_app(settings: Settings | None = None, cache_dir: Path | None = None, 
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.extensions["registry"] = registry
-    routes: list[Route] = LakeApi(settings, plane).routes()
+    routes: list[Route] = [
+        *LakeApi(settings, plane).routes(),
+        *OpenInferenceApi(settings, plane).routes(),
+        *TfServingApi(settings, plane).routes(),
+    ]
     document = {}
     routes.append(Route("/openapi.json", "GET", lambda: jsonify(document), "openapi",
                         "This OpenAPI document", "operations"))
@@ -48,11 +54,11 @@ def create_app(settings: Settings | None = None, cache_dir: Path | None = None, 
         endpoint = f"{route.operation_id}"
         app.add_url_rule(route.path, endpoint=endpoint, view_func=route.handler, methods=[route.method])
         error_styles[endpoint] = route.error_style
-    _install_hooks(app, error_styles)
+    _install_hooks(app, error_styles, settings.cors_origins)
     return app
 
 
-def _install_hooks(app: Flask, error_styles: dict[str, str]) -> None:
+def _install_hooks(app: Flask, error_styles: dict[str, str], cors_origins: list[str]) -> None:
     @app.before_request
     def start_timer():
         g.started = time.perf_counter()
@@ -63,6 +69,12 @@ def _install_hooks(app: Flask, error_styles: dict[str, str]) -> None:
         metrics.requests_counter(route, request.method, response.status_code).inc()
         if hasattr(g, "started"):
             metrics.latency_histogram(route).observe(time.perf_counter() - g.started)
+        origin = request.headers.get("Origin")
+        if origin and origin in cors_origins:  # off unless origins are listed in settings
+            response.headers["Access-Control-Allow-Origin"] = origin
+            response.headers["Vary"] = "Origin"
+            response.headers["Access-Control-Allow-Headers"] = "Content-Type"
+            response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
         return response
 
     def error_response(status: int, code: str, message: str, details: list, headers: dict):

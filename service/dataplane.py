@@ -8,6 +8,8 @@ from the registry's snapshot.
 
 from __future__ import annotations
 
+import hashlib
+import re
 from dataclasses import dataclass
 import numpy as np
 
@@ -39,8 +41,17 @@ class DataPlane:
         servable = [name for name, entry in snapshot.policies.items() if entry.served]
         return servable[0] if len(servable) == 1 else None
 
-    def resolve(self, name: str | None, version: int | None = None) -> ServedPolicy:
-        """Returns the policy version a request asked for, or raises the matching error."""
+    def resolve_any(self) -> None:
+        """Raises NotReady unless some policy is served."""
+        if not self.registry.snapshot.ready:
+            raise NotReady("no policy is loaded yet; retry shortly")
+
+    def resolve(self, name: str | None, version: int | str | None = None, seed: int | None = None) -> ServedPolicy:
+        """Returns the policy version a request asked for, or raises the matching error.
+
+        `version` is a number, a label ("stable", "latest", ...) or None: the served
+        version, or under a traffic split, the share the seed (or a random draw) lands in.
+        """
         snapshot = self.registry.snapshot
         if not snapshot.ready:
             raise NotReady("no policy is loaded yet; retry shortly")
@@ -58,13 +69,31 @@ class DataPlane:
                 details=[{"field": "policy", "allowed": sorted(n for n, e in snapshot.policies.items() if e.served)[:20]}],
             )
         if version is None:
-            return entry.served
+            return self._split(entry, seed) if entry.record.traffic else entry.served
+        if isinstance(version, str):
+            if version not in entry.record.labels:
+                raise VersionNotFound(
+                    f"policy {name!r} has no label {version[:40]!r}",
+                    details=[{"field": "version", "allowed": sorted(entry.record.labels)}],
+                )
+            version = entry.record.labels[version]
         if version not in entry.loaded:
             raise VersionNotFound(
                 f"policy {name!r} has no loaded version {version}",
                 details=[{"field": "version", "allowed": sorted(entry.loaded)}],
             )
         return entry.loaded[version]
+
+    @staticmethod
+    def _split(entry, seed: int | None) -> ServedPolicy:
+        shares = entry.record.traffic
+        point = seed_point(seed) if seed is not None else unseeded_generator().random()
+        point *= sum(share.weight for share in shares)
+        for share in shares:
+            if point < share.weight:
+                return entry.loaded[share.version]
+            point -= share.weight
+        return entry.loaded[shares[-1].version]
 
     # ---- what it is asked about ----------------------------------------------------------
 
@@ -108,6 +137,29 @@ class DataPlane:
 
     def probabilities(self, policy: ServedPolicy, observations: np.ndarray) -> np.ndarray:
         return policy.probabilities(observations)
+
+
+def seed_point(seed: int) -> float:
+    """Returns a point in [0, 1) fixed by the seed, spread evenly over seeds, so the same
+    seed always lands on the same share of a traffic split."""
+    digest = hashlib.blake2b(seed.to_bytes(8, "little", signed=False), digest_size=8).digest()
+    return int.from_bytes(digest, "little") / 2**64
+
+
+LABEL = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
+
+
+def version_reference(text: str | None, field: str = "version") -> int | str | None:
+    """Returns a version number or label from URL or query text, or raises InvalidRequest."""
+    if text is None or text == "":
+        return None
+    # isascii: str.isdigit() also accepts digits of other scripts, which int() reads.
+    if text.isascii() and text.isdigit() and len(text) <= 18 and int(text) >= 1:
+        return int(text)
+    if LABEL.match(text):
+        return text
+    raise InvalidRequest(f"{field}: a positive version number or a label (a-z, 0-9, '_', '-')",
+                         details=[{"field": field}])
 
 
 def batch_too_large(field: str, count: int, limit: int) -> InvalidRequest:

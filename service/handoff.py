@@ -55,12 +55,23 @@ class IgnoredEntry(BaseModel):
     reason: str
 
 
+class TrafficShare(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    version: int
+    weight: float = Field(gt=0, description="Share of the requests that name no version, out of the total weight.")
+    via: str = Field(description="The label or version number the setting named.")
+
+
 class PolicyRecord(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     name: str
     served_version: int | None = Field(description="Decided by the loader: pinned, else newest loaded, else last good.")
     pinned_version: int | None = None
+    labels: dict[str, int] = Field(default_factory=dict, description="Label -> loaded version it names now.")
+    traffic: list[TrafficShare] = Field(default_factory=list, description="Split of unversioned requests, if any.")
+    notes: list[str] = Field(default_factory=list, description="Labels or splits that could not be applied, and why.")
     versions: list[VersionRecord] = Field(description="Newest first; bounded by the loader.")
     ignored: list[IgnoredEntry] = Field(default_factory=list)
 

@@ -50,11 +50,9 @@ def model_response(model: BaseModel, status: int = 200, exclude_none: bool = Fal
     return json_response(model.model_dump_json(exclude_none=exclude_none), status)
 
 
-def read_json_body(max_bytes: int) -> Any:
-    """Returns the parsed JSON body, read no further than `max_bytes` and no longer than the
+def read_body_bytes(max_bytes: int) -> bytes:
+    """Returns the raw body, read no further than `max_bytes` and no longer than the
     worker's read deadline allows."""
-    if not request.is_json:
-        raise UnsupportedMediaType("send the request body as JSON with 'Content-Type: application/json'")
     length = request.content_length
     if length is not None and length > max_bytes:
         raise PayloadTooLarge(f"the body is {length} bytes; at most {max_bytes} are accepted",
@@ -71,6 +69,14 @@ def read_json_body(max_bytes: int) -> Any:
         raise BadFraming("the body ended before its declared length") from None
     if len(raw) > max_bytes:
         raise PayloadTooLarge(f"the body is over {max_bytes} bytes", details=[{"field": "body", "max_bytes": max_bytes}])
+    return raw
+
+
+def read_json_body(max_bytes: int, require_json_type: bool = True) -> Any:
+    """Returns the parsed JSON body (see `read_body_bytes` for the bounds)."""
+    if require_json_type and not request.is_json:
+        raise UnsupportedMediaType("send the request body as JSON with 'Content-Type: application/json'")
+    raw = read_body_bytes(max_bytes)
     try:
         # NaN and Infinity are not JSON; refuse them here rather than let them reach a model.
         return json.loads(raw, parse_constant=_refuse_constant)

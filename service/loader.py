@@ -31,7 +31,7 @@ from pathlib import Path
 from policy_artifacts import ArtifactError, list_policies, scan_versions, version_path
 from service import handoff, metrics
 from service.handoff import (
-    IgnoredEntry, LoaderState, PolicyRecord, ServableKind, VersionRecord, VersionState,
+    IgnoredEntry, LoaderState, PolicyRecord, ServableKind, TrafficShare, VersionRecord, VersionState,
 )
 from service.settings import Settings
 
@@ -143,11 +143,38 @@ class Loader:
         failed = sorted((r for r in records.values() if r.state is VersionState.FAILED),
                         key=lambda r: -r.version)[:keep]
         versions = {**{r.version: r for r in failed}, **removed, **loaded}
+        labels, traffic, notes = self._routing(policy, served.version if served else None, loaded)
         return PolicyRecord(
             name=policy, served_version=served.version if served else None, pinned_version=pinned,
+            labels=labels, traffic=traffic, notes=notes,
             versions=sorted(versions.values(), key=lambda r: -r.version),
             ignored=[IgnoredEntry(name=name[:80], reason=reason) for name, reason in listing.ignored[:keep]],
         )
+
+    def _routing(self, policy: str, served: int | None, loaded: dict) -> tuple[dict, list, list[str]]:
+        """Returns (labels, traffic split, notes): the configured labels and split resolved
+        to loaded versions now; what cannot be resolved is left out and noted."""
+        labels, notes = {}, []
+        if served is not None:
+            labels["latest"] = served
+            older = [v for v in loaded if v < served]
+            if older:
+                labels["previous"] = max(older)
+        for label, version in self.settings.version_labels.get(policy, {}).items():
+            if version in loaded:
+                labels[label] = version
+            else:
+                notes.append(f"label {label!r} names version {version}, which is not loaded")
+        traffic = []
+        for target, weight in self.settings.traffic_split.get(policy, {}).items():
+            version = int(target) if target.isascii() and target.isdigit() else labels.get(target)
+            if version in loaded and weight > 0:
+                traffic.append(TrafficShare(version=version, weight=weight, via=target))
+            elif weight > 0:
+                notes.append(f"traffic for {target!r} goes to the other shares: it names no loaded version")
+        if len({share.version for share in traffic}) < 2:
+            traffic = []  # one version, or none: plain serving says the same
+        return labels, traffic, notes
 
     def _note_removed(self, policy: str, records: dict, on_disk: list[int], served) -> dict[int, VersionRecord]:
         """Returns the policy's removed versions (bounded), updated with this scan."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from service.policy import TabularPolicy
 from service.registry import PolicyEntry
-from service.schemas import CellPolicy, IgnoredEntryStatus, PolicyStatus, PolicyTableResponse, VersionStatus
+from service.schemas import CellPolicy, IgnoredEntryStatus, PolicyStatus, PolicyTableResponse, TrafficShareStatus, VersionStatus
 
 
 def policy_status(entry: PolicyEntry) -> PolicyStatus:
@@ -23,6 +23,8 @@ def policy_status(entry: PolicyEntry) -> PolicyStatus:
         ))
     return PolicyStatus(
         name=record.name, served_version=record.served_version, pinned_version=record.pinned_version,
+        labels=record.labels, notes=record.notes,
+        traffic=[TrafficShareStatus(version=t.version, weight=t.weight, via=t.via) for t in record.traffic],
         versions=versions, ignored=[IgnoredEntryStatus(name=i.name, reason=i.reason) for i in record.ignored],
     )
 

@@ -7,11 +7,12 @@ fields, so a typo is an error rather than a silently ignored option.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
 
 POLICY_NAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,63}$"
+LABEL_PATTERN = r"^[a-z][a-z0-9_-]{0,31}$"
 
 
 class _Request(BaseModel):
@@ -34,7 +35,10 @@ class ObservationRequest(_Request):
         "[s1, s2] or the (batch, 1) nesting [[s1], [s2]]."
     )
     policy: str | None = Field(None, pattern=POLICY_NAME_PATTERN, description="Policy name; default if omitted.")
-    version: int | None = Field(None, ge=1, description="Pin a loaded version; the served one if omitted.")
+    version: Annotated[int, Field(ge=1)] | Annotated[str, Field(pattern=LABEL_PATTERN)] | None = Field(
+        None, description="A loaded version's number or label (stable, canary, latest, previous...); "
+        "the served one (or the traffic split's choice) if omitted."
+    )
 
     @model_validator(mode="after")
     def _exactly_one_form(self):
@@ -117,10 +121,19 @@ class IgnoredEntryStatus(BaseModel):
     reason: str
 
 
+class TrafficShareStatus(BaseModel):
+    version: int
+    weight: float
+    via: str
+
+
 class PolicyStatus(BaseModel):
     name: str
     served_version: int | None
     pinned_version: int | None = None
+    labels: dict[str, int] = Field(default_factory=dict, description="Label -> the loaded version it names.")
+    traffic: list[TrafficShareStatus] = Field(default_factory=list, description="Split of unversioned requests.")
+    notes: list[str] = Field(default_factory=list, description="Labels or splits that could not be applied.")
     versions: list[VersionStatus]
     ignored: list[IgnoredEntryStatus] = Field(default_factory=list, description="Entries that are not versions.")
 

@@ -24,6 +24,19 @@ class Settings(BaseSettings):
     pinned_versions: dict[str, int] = Field(
         default_factory=dict, description='Serve these versions instead of the newest, e.g. {"frozenlake-4x4": 3}.'
     )
+    version_labels: dict[str, dict[str, int]] = Field(
+        default_factory=dict,
+        description='Names for versions, usable wherever a version is, e.g. {"frozenlake-4x4": {"stable": 3, '
+        '"canary": 4}}; "latest" (the served version) and "previous" (the newest loaded one below it) always exist.',
+    )
+    traffic_split: dict[str, dict[str, float]] = Field(
+        default_factory=dict,
+        description='Share of the requests that name no version, per label or version number, e.g. '
+        '{"frozenlake-4x4": {"previous": 90, "latest": 10}}; a seeded request always lands on the same version.',
+    )
+    cors_origins: list[str] = Field(
+        default_factory=list, description='Origins allowed to call the API from a browser (CORS); none by default.'
+    )
     keep_versions: int = Field(
         5, ge=1, le=100,
         description="Newest versions loaded per policy (pinned ones come on top); also bounds what is remembered.",
