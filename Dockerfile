@@ -12,7 +12,7 @@ RUN python3 -m venv /opt/venv
 COPY wheelhouse/ /wheelhouse/
 # Dependencies first, from pyproject.toml alone, so editing the source keeps this layer.
 COPY pyproject.toml /src/pyproject.toml
-RUN /opt/venv/bin/python -c "import tomllib; d = tomllib.load(open('/src/pyproject.toml', 'rb')); print('\n'.join(d['project']['dependencies']))" > /tmp/requirements.txt \
+RUN /opt/venv/bin/python -c "import tomllib; d = tomllib.load(open('/src/pyproject.toml', 'rb')); print('\n'.join(d['project']['dependencies'] + d['project']['optional-dependencies']['server']))" > /tmp/requirements.txt \
     && /opt/venv/bin/pip install -r /tmp/requirements.txt
 COPY README.md /src/README.md
 COPY policy_artifacts /src/policy_artifacts

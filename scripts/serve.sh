@@ -3,7 +3,7 @@
 # Environment: LAKE_ARTIFACT_ROOT (default ./artifacts), LAKE_PORT (default 8000).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+bash scripts/setup.sh server
 export LAKE_ARTIFACT_ROOT=${LAKE_ARTIFACT_ROOT:-artifacts}
 
 # Trains the default policy only if it has no version yet.
