@@ -65,7 +65,9 @@ class TfServingApi:
         else:
             policy = self._policy(name, version, label)
             statuses = [_version_status(policy.version, "loaded", None)]
-        return json_response(json.dumps({"model_version_status": statuses}))
+        # `name` and `ready` are KServe's V1 model-ready answer, beside TF Serving's own field.
+        ready = any(status["state"] == "AVAILABLE" for status in statuses)
+        return json_response(json.dumps({"model_version_status": statuses, "name": name, "ready": ready}))
 
     def metadata(self, name: str, version: str | None = None, label: str | None = None) -> Response:
         policy = self._policy(name, version, label)
