@@ -6,6 +6,13 @@
 #      the image's defaults (`docker run` style) on the same volume, read-only;
 #   3. `run --rm trainer ...` publishes version 2, and both running replicas answer with it
 #      without a restart; then a new policy (8x8 slippery) appears the same way.
+# Then deploy/kubernetes/ with `podman kube play` (the PVC, the trainer Job's pod template,
+# the Deployment's two replicas; see .ci/kube_play.py for what podman cannot run as is):
+#   4. the trainer publishes version 1 into the claim; each replica's first /readyz 200 is
+#      timed from its container's start (target: 10 s);
+#   5. 4 clients for 30 s on both replicas while the trainer publishes version 2 (target: both
+#      serve it within 5 s) and one replica is SIGKILLed (podman restarts it, as a kubelet
+#      would): no request to the other fails.
 # The build runs with no network at all: dependencies come from a wheelhouse downloaded on
 # the host for the base image's Python. Set-up is idempotent and leaves /etc alone (podman
 # reads $CONTAINERS_CONF). Only a machine where Podman cannot be installed or started
@@ -21,6 +28,7 @@ PROJECT=lakeci$$
 PORT=${LAKE_CI_PORT:-18765}
 REPLICA_PORT=$((PORT + 1))
 REPLICA=${PROJECT}_replica
+KUBE=$TOOLS/kube-$PROJECT
 LOGS=$TOOLS/logs
 export CONTAINERS_CONF=$TOOLS/containers.conf
 mkdir -p "$LOGS"
@@ -146,17 +154,28 @@ echo "image $IMAGE: $(podman image inspect --format '{{.Size}}' "$IMAGE" | numfm
 cleanup() {
     local status=$?
     phase "clean-up"
+    local kube_containers
+    kube_containers=$(podman ps -a --filter "name=^$PROJECT-" --format '{{.Names}}')
     if [ "$status" != 0 ]; then
         echo "--- logs of the compose project and the replica (exit status $status)" >&2
         "${COMPOSE[@]}" logs >&2 2>&1 || true
         ! podman container exists "$REPLICA" || podman logs "$REPLICA" >&2 2>&1 || true
+        for container in $kube_containers; do
+            echo "--- logs of $container (kube play)" >&2
+            podman logs --tail 40 "$container" >&2 2>&1 || true
+        done
     fi
     podman rm -f -t 0 "$REPLICA" >/dev/null 2>&1 || true
     "${COMPOSE[@]}" down -v -t 2 >"$LOGS/down.log" 2>&1 || true
-    if podman volume exists "${PROJECT}_artifacts"; then
-        echo "clean-up left the volume ${PROJECT}_artifacts behind" >&2
-        status=1
-    fi
+    podman pod ps -q --filter "name=^$PROJECT-" | xargs -r podman pod rm -f -t 0 >"$LOGS/kube-down.log" 2>&1 || true
+    podman volume ls -q --filter "name=^$PROJECT-" | xargs -r podman volume rm -f >>"$LOGS/kube-down.log" 2>&1 || true
+    rm -rf "$KUBE"
+    for volume in "${PROJECT}_artifacts" $(podman volume ls -q --filter "name=^$PROJECT-"); do
+        if podman volume exists "$volume"; then
+            echo "clean-up left the volume $volume behind" >&2
+            status=1
+        fi
+    done
     print_timings
     exit "$status"
 }
@@ -210,4 +229,40 @@ wait_for "http://127.0.0.1:$PORT" frozenlake-8x8-slippery 1 30
 test "$(podman inspect --format '{{.State.StartedAt}}' "$service")" = "$started_at"
 test "$(podman inspect --format '{{.RestartCount}}' "$service")" = 0
 echo "the service container was never restarted"
+
+phase "kube play: the claim, the trainer Job's pod (version 1), the Deployment's replicas"
+# podman kube play runs Pods, Deployments and PersistentVolumeClaims. The Service, the
+# PodDisruptionBudget, the HorizontalPodAutoscaler and the CronJob are only validated
+# (tests/deploy); kube_play.py render says what the copies it plays change, and why.
+read -r kube_image kube_deployment kube_trainer kube_claim < <(
+    "$TOOLS/venv/bin/python" .ci/kube_play.py render deploy/kubernetes "$KUBE" "$PROJECT")
+podman tag "$IMAGE" "$kube_image"
+logged kube-claim podman kube play "$KUBE/claim.yaml"
+artifact_dir=$(podman volume inspect --format '{{.Mountpoint}}' "$kube_claim")
+# One run of the Job: a fresh pod from its template, which must exit 0.
+run_trainer_job="podman kube play --replace '$KUBE/trainer.yaml' >>'$LOGS/kube-trainer.log' 2>&1 \
+    && test \"\$(podman wait $kube_trainer)\" = 0 && podman logs $kube_trainer 2>&1 | tail -n 1"
+bash -c "$run_trainer_job"
+logged kube-service podman kube play "$KUBE/service.yaml"
+mapfile -t replicas < <(podman ps -a --filter "name=^$kube_deployment-pod-" --format '{{.Names}}' | sort)
+if [ ${#replicas[@]} -lt 2 ]; then
+    echo "podman kube play started ${#replicas[@]} replica(s) of the Deployment, not 2 or more" >&2
+    exit 1
+fi
+python3 .ci/kube_play.py ready "${replicas[@]}"
+replica=${replicas[0]}
+test "$(podman exec "$replica" id -u)" = 10001
+for path in /artifacts/written-by-service /written-by-service; do
+    if podman exec "$replica" touch "$path" 2>/dev/null; then
+        echo "$replica could write $path: the artifacts and the root must be read-only" >&2
+        exit 1
+    fi
+done
+test "$(podman exec "$replica" grep CapEff /proc/1/status)" = "$(printf 'CapEff:\t0000000000000000')"
+echo "replicas run as uid 10001 with no capabilities, a read-only root and read-only artifacts"
+
+phase "kube play: 4 clients for 30 s; the Job publishes version 2; a replica is killed"
+python3 .ci/kube_play.py load "${replicas[@]/#/--replica=}" --kill "${replicas[-1]}" \
+    --artifact-dir "$artifact_dir" --version 2 --publish "$run_trainer_job"
+podman stats --no-stream --format '{{.Name}}: {{.MemUsage}} resident after the load' "${replicas[@]}" || true
 phase "done"
