@@ -1,34 +1,31 @@
-"""Where policy versions live on disk, how they are published and how they are verified.
+"""Where policy versions live on disk, how they are listed and how they are published.
 
 Layout: ``ARTIFACT_ROOT/<policy>/<version>/{actor.keras, critic.keras, manifest.json}``.
 A version is staged in a hidden directory beside the versions and renamed into place,
 so readers never see a half-written version and two publishers never share a number.
-This module never imports Keras; `policy_artifacts.loading` does, when asked to.
+Only real directories count: a symbolic link or anything else that is not a directory
+is never a policy or a version, and a version's name is ASCII digits without a leading
+zero (``str.isdigit`` and ``int`` also accept other scripts' digits, such as '١٢').
+Reading a version goes through `policy_artifacts.gate`; this module never imports Keras.
 """
 
 from __future__ import annotations
 
 import errno
 import hashlib
-import json
 import os
 import re
 import shutil
+import stat
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from pydantic import ValidationError
-
-from policy_artifacts.manifest import (
-    MANIFEST_FILE,
-    MODEL_FILES,
-    SCHEMA_VERSION,
-    Manifest,
-)
+from policy_artifacts.manifest import MANIFEST_FILE, MODEL_FILES, SCHEMA_VERSION, Manifest
 
 POLICY_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+VERSION_NAME = re.compile(r"^[1-9][0-9]{0,17}$")  # ASCII only; at most 18 digits keeps it an int64
 STAGING_PREFIX = ".staging-"
 
 
@@ -43,9 +40,17 @@ class PublishedVersion:
     path: Path
 
 
+@dataclass(frozen=True)
+class VersionListing:
+    """The versions of one policy on disk, and the entries beside them that are not versions."""
+
+    versions: list[int] = field(default_factory=list)  # ascending
+    ignored: list[tuple[str, str]] = field(default_factory=list)  # (entry name, why it is not a version)
+
+
 def check_policy_name(name: str) -> str:
     """Returns the name if it is a safe directory name for a policy, else raises ArtifactError."""
-    if not POLICY_NAME.match(name):
+    if not isinstance(name, str) or not POLICY_NAME.match(name):
         raise ArtifactError(
             f"invalid policy name {name!r}: use 1-64 of a-z, 0-9, '.', '_', '-', "
             "starting with a letter or digit"
@@ -53,30 +58,91 @@ def check_policy_name(name: str) -> str:
     return name
 
 
-def list_policies(root: Path) -> list[str]:
-    """Returns the policy names under the artifact root, sorted; [] if the root is missing."""
+def first_line(exc: BaseException) -> str:
+    """Returns the first line of an exception's message (at most 300 characters), or its type."""
+    text = str(exc).strip()
+    return text.splitlines()[0][:300] if text else type(exc).__name__
+
+
+def describe_kind(mode: int) -> str:
+    """Returns what a file of this st_mode is, in words: 'a symbolic link', 'a FIFO', ..."""
+    for test, words in ((stat.S_ISLNK, "a symbolic link"), (stat.S_ISDIR, "a directory"),
+                        (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"),
+                        (stat.S_ISCHR, "a device"), (stat.S_ISBLK, "a device"), (stat.S_ISREG, "a regular file")):
+        if test(mode):
+            return words
+    return "not a regular file"
+
+
+def _real_directories(directory: Path) -> list[os.DirEntry] | None:
+    """Returns the entries of a directory; None if it is missing or unreadable."""
     try:
-        entries = list(Path(root).iterdir())
-    except FileNotFoundError:
-        return []
-    return sorted(e.name for e in entries if e.is_dir() and POLICY_NAME.match(e.name))
+        with os.scandir(directory) as entries:
+            return list(entries)
+    except OSError:
+        return None
+
+
+def list_policies(root: Path) -> list[str]:
+    """Returns the policy names under the artifact root, sorted; [] if the root is missing.
+
+    Only real directories with a valid policy name count; symbolic links never do.
+    """
+    entries = _real_directories(Path(root)) or []
+    return sorted(e.name for e in entries if POLICY_NAME.match(e.name) and e.is_dir(follow_symlinks=False))
+
+
+def _why_not_a_version(entry: os.DirEntry) -> str | None:
+    """Returns why a policy directory's entry is not a version, or None if it is one."""
+    if not VERSION_NAME.match(entry.name):
+        if entry.name.isascii() and entry.name.isdigit():
+            return "a version number starts at 1, has no leading zero and at most 18 digits"
+        return "not a version number (ASCII digits only)"
+    try:
+        mode = entry.stat(follow_symlinks=False).st_mode
+    except OSError as exc:
+        return f"cannot be examined: {exc.strerror}"
+    if not stat.S_ISDIR(mode):
+        return f"{describe_kind(mode)}, not a directory"
+    return None
+
+
+def scan_versions(root: Path, policy: str) -> VersionListing:
+    """Returns the policy's versions (real directories with ASCII-digit names), ascending,
+    and every other entry with the reason it is ignored; staging directories are skipped."""
+    if not POLICY_NAME.match(policy):
+        return VersionListing()
+    policy_dir = Path(root) / policy
+    try:
+        if not stat.S_ISDIR(os.lstat(policy_dir).st_mode):
+            return VersionListing()
+    except OSError:
+        return VersionListing()
+    versions, ignored = [], []
+    for entry in sorted(_real_directories(policy_dir) or [], key=lambda e: e.name):
+        if entry.name.startswith(STAGING_PREFIX):
+            continue  # a publication in progress (or one that crashed): never a version
+        reason = _why_not_a_version(entry)
+        if reason is None:
+            versions.append(int(entry.name))
+        else:
+            ignored.append((entry.name, reason))
+    return VersionListing(sorted(versions), ignored)
 
 
 def list_versions(root: Path, policy: str) -> list[int]:
-    """Returns the published version numbers of a policy, ascending; hidden staging dirs excluded."""
-    try:
-        entries = list((Path(root) / policy).iterdir())
-    except FileNotFoundError:
-        return []
-    return sorted(int(e.name) for e in entries if e.name.isdigit() and e.is_dir())
+    """Returns the published version numbers of a policy, ascending."""
+    return scan_versions(root, policy).versions
 
 
 def version_path(root: Path, policy: str, version: int) -> Path:
     return Path(root) / policy / str(version)
 
 
-def sha256_bytes(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
+def sha256_file(path: Path) -> str:
+    """Returns the sha256 hex digest of a file, read in chunks."""
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def _write_durably(path: Path, data: bytes) -> None:
@@ -103,8 +169,9 @@ def publish_version(
     """Publishes a new version and returns it; its number is one above the highest existing.
 
     `write_model_files(staging_dir)` writes actor.keras and critic.keras into the staging
-    directory; this function hashes them, writes the manifest, and renames the directory
-    into place. Any failure removes the staging directory, so nothing half-made is left.
+    directory; this function hashes them, validates the manifest (schema 2), writes it, and
+    renames the directory into place. Any failure removes the staging directory, so nothing
+    half-made is left.
     """
     check_policy_name(policy)
     policy_dir = Path(root) / policy
@@ -116,11 +183,12 @@ def publish_version(
         files = {}
         for name in MODEL_FILES:
             file = staging / name
-            if not file.is_file():
-                raise ArtifactError(f"the trainer did not write {name}")
-            files[name] = sha256_bytes(file.read_bytes())
+            if not file.is_file() or file.is_symlink():
+                raise ArtifactError(f"the trainer did not write {name} as a regular file")
+            files[name] = sha256_file(file)
+        taken = 0
         while True:
-            version = max(list_versions(root, policy), default=0) + 1
+            version = max(list_versions(root, policy) + [taken]) + 1
             manifest = Manifest.model_validate(
                 {**manifest_fields, "schema_version": SCHEMA_VERSION, "policy": policy,
                  "version": version, "files": files}
@@ -131,9 +199,11 @@ def publish_version(
             try:
                 # rename(2) onto an existing non-empty directory fails, so a concurrent
                 # publisher that took this number first makes us retry with the next one.
+                # An entry that is not a version (a symlink or a file named 5) also takes it.
                 os.rename(staging, target)
             except OSError as exc:
-                if exc.errno in (errno.ENOTEMPTY, errno.EEXIST) and target.exists():
+                if exc.errno in (errno.ENOTEMPTY, errno.EEXIST, errno.ENOTDIR) and os.path.lexists(target):
+                    taken = version
                     continue
                 raise
             _fsync_dir(policy_dir)
@@ -141,60 +211,3 @@ def publish_version(
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-
-
-@dataclass(frozen=True)
-class VerifiedVersion:
-    """A version whose manifest parsed and whose files matched their hashes, held in memory."""
-
-    manifest: Manifest
-    model_bytes: dict[str, bytes]
-
-
-def read_verified(version_dir: Path) -> VerifiedVersion:
-    """Returns the manifest and file contents of a version after checking every hash.
-
-    The bytes returned are the bytes hashed, so a file swapped after the check cannot be
-    loaded by mistake. Raises ArtifactError naming what is wrong.
-    """
-    version_dir = Path(version_dir)
-    try:
-        raw = (version_dir / MANIFEST_FILE).read_bytes()
-    except FileNotFoundError:
-        raise ArtifactError(f"{version_dir}: no {MANIFEST_FILE}") from None
-    except OSError as exc:
-        raise ArtifactError(f"{version_dir}: cannot read {MANIFEST_FILE}: {exc.strerror}") from None
-    try:
-        document = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ArtifactError(f"{version_dir}: {MANIFEST_FILE} is not valid JSON: {exc}") from None
-    if isinstance(document, dict) and document.get("schema_version") != SCHEMA_VERSION:
-        raise ArtifactError(
-            f"{version_dir}: schema_version {document.get('schema_version')!r} is not "
-            f"supported (expected {SCHEMA_VERSION})"
-        )
-    try:
-        manifest = Manifest.model_validate(document)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "manifest"
-        raise ArtifactError(f"{version_dir}: bad manifest at {where}: {first['msg']}") from None
-    if version_dir.name.isdigit() and manifest.version != int(version_dir.name):
-        raise ArtifactError(
-            f"{version_dir}: manifest says version {manifest.version}, directory says {version_dir.name}"
-        )
-    missing = [name for name in MODEL_FILES if name not in manifest.files]
-    if missing:
-        raise ArtifactError(f"{version_dir}: manifest lists no hash for {', '.join(missing)}")
-    model_bytes = {}
-    for name in MODEL_FILES:
-        try:
-            data = (version_dir / name).read_bytes()
-        except FileNotFoundError:
-            raise ArtifactError(f"{version_dir}: {name} is missing") from None
-        except OSError as exc:
-            raise ArtifactError(f"{version_dir}: cannot read {name}: {exc.strerror}") from None
-        if sha256_bytes(data) != manifest.files[name]:
-            raise ArtifactError(f"{version_dir}: {name} does not match its sha256 in the manifest")
-        model_bytes[name] = data
-    return VerifiedVersion(manifest, model_bytes)

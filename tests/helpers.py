@@ -1,43 +1,108 @@
 """Publishing real Keras policy versions quickly, for tests of every package."""
 
+import json
+import os
+import uuid
+from pathlib import Path
+
+import keras
 import numpy as np
 
-from policy_artifacts import ACTOR_FILE, CRITIC_FILE, publish_version
+from policy_artifacts import ACTOR_FILE, CRITIC_FILE, list_versions, publish_version
 from trainer.models import build_actor, build_critic, inference_copy
+
+LAKE_4X4 = ["SFFF", "FHFH", "FFFH", "HFFG"]
+LAKE_ACTIONS = ["LEFT", "DOWN", "RIGHT", "UP"]
+# CartPole-v1's observation bounds; velocities are unbounded (null).
+CARTPOLE_LOW = [-4.8, None, -0.41887903, None]
+CARTPOLE_HIGH = [4.8, None, 0.41887903, None]
+
+
+def _action_names(n_actions, lake_names=LAKE_ACTIONS):
+    return list(lake_names) if n_actions == len(lake_names) else [str(a) for a in range(n_actions)]
+
+
+def _with_common_fields(specific, overrides):
+    return dict(
+        created_at="2026-11-24T00:00:00+00:00", hyperparameters={}, seed=0,
+        training=dict(seconds=1.0, env_steps=10, updates=1, stopped_because="budget"),
+        libraries={}, **{**specific, **overrides},
+    )
 
 
 def manifest_fields(n_states=16, n_actions=4, **overrides):
-    fields = dict(
-        created_at="2026-11-24T00:00:00+00:00",
-        env=dict(kwargs=dict(map_name="4x4", is_slippery=False, max_episode_steps=100),
-                 desc=["SFFF", "FHFH", "FFFH", "HFFG"]),
-        observation_space=dict(n=n_states), action_space=dict(n=n_actions),
-        action_names=["LEFT", "DOWN", "RIGHT", "UP"], hyperparameters={}, seed=0,
-        training=dict(seconds=1.0, env_steps=10, updates=1, stopped_because="budget"),
-        evaluation=dict(success_rate=0.5, optimal_success_rate=1.0, method="exact"),
-        libraries={},
-    )
-    fields.update(overrides)
-    return fields
+    """Returns schema-2 manifest fields of a deterministic FrozenLake 4x4 policy (the grid
+    layout only when there are 16 states, so other sizes describe a plain discrete space)."""
+    return _with_common_fields(dict(
+        env=dict(id="FrozenLake-v1", kwargs=dict(map_name="4x4", is_slippery=False), max_episode_steps=100),
+        observation_space=dict(kind="discrete", n=n_states),
+        action_space=dict(kind="discrete", n=n_actions),
+        action_names=_action_names(n_actions),
+        layout=dict(rows=LAKE_4X4, legend={"S": "start", "F": "frozen", "H": "hole", "G": "goal"}, terminal="HG")
+        if n_states == 16 else None,
+        evaluation=dict(metric="success_rate", value=0.5, best=1.0, method="exact"),
+    ), overrides)
+
+
+def box_manifest_fields(shape=(4,), n_actions=2, **overrides):
+    """Returns schema-2 manifest fields of a CartPole-like policy (CartPole's bounds for shape (4,),
+    else unbounded)."""
+    size = int(np.prod(shape))
+    low, high = (CARTPOLE_LOW, CARTPOLE_HIGH) if tuple(shape) == (4,) else ([None] * size, [None] * size)
+    return _with_common_fields(dict(
+        env=dict(id="CartPole-v1", kwargs={}, max_episode_steps=500),
+        observation_space=dict(kind="box", shape=list(shape), dtype="float32", low=low, high=high),
+        action_space=dict(kind="discrete", n=n_actions),
+        action_names=_action_names(n_actions, ["LEFT", "RIGHT"]),
+        evaluation=dict(metric="mean_return", value=20.0, best=475.0, method="monte carlo", stderr=1.0, episodes=10),
+    ), overrides)
+
+
+def _randomise(models, seed):
+    rng = np.random.default_rng(seed)
+    for model in models:
+        model.set_weights([rng.normal(size=w.shape).astype("float32") for w in model.get_weights()])
+    return models
 
 
 def random_models(n_states=16, n_actions=4, seed=0):
     """Returns an actor and critic with random weights, so outputs differ per state."""
-    rng = np.random.default_rng(seed)
     actor, critic = build_actor(n_states, n_actions, hidden_units=8), build_critic(n_states, hidden_units=8)
-    for model in (actor, critic):
-        model.set_weights([rng.normal(size=w.shape).astype("float32") for w in model.get_weights()])
-    return actor, critic
+    return _randomise((actor, critic), seed)
 
 
-def publish_models(root, policy, actor, critic, **manifest_overrides):
+def random_box_models(shape=(4,), n_actions=2, seed=0):
+    """Returns an actor (float32 observations -> action probabilities) and critic (-> value)
+    for Box observations of `shape`, with random weights."""
+
+    def build(width, activation, name):
+        observation = keras.Input(shape=tuple(shape), dtype="float32", name="observation")
+        x = keras.layers.Flatten()(observation) if len(shape) > 1 else observation
+        x = keras.layers.Dense(16, activation="relu")(x)
+        return keras.Model(observation, keras.layers.Dense(width, activation=activation)(x), name=name)
+
+    return _randomise((build(n_actions, "softmax", "actor"), build(1, None, "critic")), seed)
+
+
+def _publish(root, policy, actor, critic, fields):
     def write(directory):
         inference_copy(actor).save(directory / ACTOR_FILE)
         inference_copy(critic).save(directory / CRITIC_FILE)
 
-    n_states = manifest_overrides.pop("n_states", 16)
-    return publish_version(root, policy, write, manifest_fields(n_states=n_states, **manifest_overrides))
+    return publish_version(root, policy, write, fields)
 
+
+def publish_models(root, policy, actor, critic, **manifest_overrides):
+    """Returns the published version of a discrete policy (FrozenLake 4x4 fields unless overridden)."""
+    n_states = manifest_overrides.pop("n_states", 16)
+    return _publish(root, policy, actor, critic, manifest_fields(n_states=n_states, **manifest_overrides))
+
+
+def publish_box_models(root, policy, actor, critic, **manifest_overrides):
+    """Returns the published version of a Box policy; shape and actions are read from the actor."""
+    shape, n_actions = tuple(actor.inputs[0].shape[1:]), actor.outputs[0].shape[-1]
+    fields = box_manifest_fields(shape, n_actions, **manifest_overrides)
+    return _publish(root, policy, actor, critic, fields)
 
 
 def publish_damaged(root, policy, damage, seed=0):
@@ -46,13 +111,6 @@ def publish_damaged(root, policy, damage, seed=0):
     It is published into a scratch root, renumbered, damaged by `damage(path)`, then
     renamed into place, so no reader can ever see it whole (no race with the loader).
     """
-    import json
-    import os
-    import uuid
-    from pathlib import Path
-
-    from policy_artifacts import list_versions
-
     root = Path(root)
     number = max(list_versions(root, policy), default=0) + 1
     scratch = publish_models(root.parent / f"scratch-{uuid.uuid4().hex}", policy, *random_models(seed=seed)).path

@@ -1,6 +1,6 @@
 import multiprocessing
 
-from policy_artifacts import list_versions, read_verified
+from policy_artifacts import ArtifactLimits, list_versions, read_verified
 
 
 def _publish_several(root, count, barrier):
@@ -23,4 +23,4 @@ def test_two_concurrent_publishers_get_distinct_complete_versions(tmp_path):
         assert worker.exitcode == 0
     assert list_versions(tmp_path, "p") == list(range(1, 9))
     for version in range(1, 9):
-        assert read_verified(tmp_path / "p" / str(version)).manifest.version == version
+        assert read_verified(tmp_path, "p", version, ArtifactLimits()).manifest.version == version

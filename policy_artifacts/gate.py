@@ -1,0 +1,222 @@
+"""The gate every version passes before anything of it is loaded: paths, sizes, hashes, archives.
+
+`read_verified` opens the version directory below the artifact root one component at a
+time with O_NOFOLLOW, so no symbolic link is followed anywhere below the root (the root
+itself may be a link or a mount), and each file is examined with lstat and, once opened
+with O_NOFOLLOW | O_NONBLOCK, with fstat: only regular files are read, so a FIFO or a
+device never blocks or feeds the loader. Each size is checked against its cap before a
+byte is read, and files are read and hashed in chunks, never past the cap. A `.keras`
+archive's member count and declared uncompressed sizes are capped before Keras opens it
+(Python's zipfile, which Keras reads with, never yields more than a member declares).
+The bytes returned are the bytes hashed, so a file swapped after the check cannot be
+loaded by mistake.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import stat
+import zipfile
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from policy_artifacts.manifest import MANIFEST_FILE, MODEL_FILES, DiscreteSpace, Manifest, parse_manifest
+from policy_artifacts.store import ArtifactError, check_policy_name, describe_kind
+
+MiB = 1 << 20
+CHUNK_BYTES = 1 * MiB
+_DIRECTORY_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+_EOCD_SIGNATURE = b"PK\x05\x06"
+_EOCD_BYTES = 22
+
+
+@dataclass(frozen=True)
+class ArtifactLimits:
+    """The caps the gate applies to every version; the defaults are safe for a small service."""
+
+    max_model_bytes: int = 64 * MiB  # largest actor.keras / critic.keras file
+    max_manifest_bytes: int = 1 * MiB  # largest manifest.json
+    max_uncompressed_bytes: int = 256 * MiB  # largest total declared uncompressed size of a .keras archive
+    max_member_bytes: int = 128 * MiB  # largest declared uncompressed size of one archive member
+    max_members: int = 64  # most members in one .keras archive
+    max_table_cells: int = 4_000_000  # largest observation_space.n * action_space.n tabulated
+    max_states: int = 65_536  # largest observation_space.n tabulated (one-hot work grows as n squared)
+
+    def __post_init__(self):
+        for name, value in vars(self).items():
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"ArtifactLimits.{name} must be a positive integer, got {value!r}")
+
+
+@dataclass(frozen=True)
+class VerifiedVersion:
+    """A version whose manifest parsed and fits the limits, and whose files matched their hashes."""
+
+    manifest: Manifest
+    model_bytes: dict[str, bytes]
+    where: str  # "<policy> version <n>", for messages
+
+
+def _open_directory(parent_fd: int, name: str, where: str) -> int:
+    """Returns a descriptor of a real directory `name` under `parent_fd`; raises ArtifactError."""
+    try:
+        mode = os.stat(name, dir_fd=parent_fd, follow_symlinks=False).st_mode
+    except FileNotFoundError:
+        raise ArtifactError(f"{where}: does not exist") from None
+    except OSError as exc:
+        raise ArtifactError(f"{where}: cannot be examined: {exc.strerror}") from None
+    if not stat.S_ISDIR(mode):
+        raise ArtifactError(f"{where}: is {describe_kind(mode)}, not a directory")
+    try:
+        return os.open(name, _DIRECTORY_FLAGS, dir_fd=parent_fd)
+    except OSError as exc:  # replaced by a link or a file since the lstat
+        raise ArtifactError(f"{where}: cannot be opened as a directory: {exc.strerror}") from None
+
+
+def _read_regular_file(dir_fd: int, name: str, cap: int, where: str) -> tuple[bytes, str]:
+    """Returns (contents, sha256 hex) of a regular file of at most `cap` bytes, read in chunks."""
+    try:
+        before = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+    except FileNotFoundError:
+        raise ArtifactError(f"{where}: {name} is missing") from None
+    except OSError as exc:
+        raise ArtifactError(f"{where}: cannot examine {name}: {exc.strerror}") from None
+    if not stat.S_ISREG(before.st_mode):
+        raise ArtifactError(f"{where}: {name} is {describe_kind(before.st_mode)}, not a regular file")
+    if before.st_size > cap:
+        raise ArtifactError(f"{where}: {name} is {before.st_size} bytes, over the limit of {cap}")
+    try:
+        fd = os.open(name, _FILE_FLAGS, dir_fd=dir_fd)
+    except OSError as exc:
+        raise ArtifactError(f"{where}: cannot open {name}: {exc.strerror}") from None
+    with os.fdopen(fd, "rb", buffering=0) as f:
+        opened = os.fstat(fd)
+        if not stat.S_ISREG(opened.st_mode) or (opened.st_dev, opened.st_ino) != (before.st_dev, before.st_ino):
+            raise ArtifactError(f"{where}: {name} was replaced while being opened")
+        if opened.st_size > cap:
+            raise ArtifactError(f"{where}: {name} is {opened.st_size} bytes, over the limit of {cap}")
+        digest, data = hashlib.sha256(), bytearray()
+        while chunk := f.read(CHUNK_BYTES):
+            if len(data) + len(chunk) > cap:  # it grew since fstat
+                raise ArtifactError(f"{where}: {name} grew past the limit of {cap} bytes while being read")
+            digest.update(chunk)
+            data += chunk
+    return bytes(data), digest.hexdigest()
+
+
+def _parse_manifest(raw: bytes, where: str) -> Manifest:
+    try:
+        document = json.loads(raw)
+    except (ValueError, RecursionError) as exc:  # bad JSON or UTF-8, huge integers, deep nesting
+        raise ArtifactError(f"{where}: {MANIFEST_FILE} is not valid JSON: {exc}") from None
+    try:
+        return parse_manifest(document)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        at = ".".join(str(p) for p in first["loc"]) or "manifest"
+        raise ArtifactError(f"{where}: bad manifest at {at}: {first['msg']}") from None
+    except (ValueError, RecursionError) as exc:
+        raise ArtifactError(f"{where}: {exc}") from None
+
+
+def check_manifest_fits(manifest: Manifest, policy: str, version: int, limits: ArtifactLimits, where: str) -> None:
+    """Raises ArtifactError if the manifest disagrees with its place on disk or the limits."""
+    if manifest.policy != policy or manifest.version != version:
+        raise ArtifactError(
+            f"{where}: manifest says {manifest.policy!r} version {manifest.version}, "
+            f"the directory says {policy!r} version {version}"
+        )
+    missing = [name for name in MODEL_FILES if name not in manifest.files]
+    if missing:
+        raise ArtifactError(f"{where}: manifest lists no hash for {', '.join(missing)}")
+    space = manifest.observation_space
+    if isinstance(space, DiscreteSpace):
+        if space.n > limits.max_states:
+            raise ArtifactError(f"{where}: {space.n} states, over the limit of {limits.max_states}")
+        cells = space.n * manifest.action_space.n
+        if cells > limits.max_table_cells:
+            raise ArtifactError(
+                f"{where}: {space.n} states x {manifest.action_space.n} actions = {cells} table cells, "
+                f"over the limit of {limits.max_table_cells}"
+            )
+
+
+def _declared_member_count(data: bytes) -> int | None:
+    """Returns the member count in a zip's end-of-central-directory record, None if there is none."""
+    tail = data[-(_EOCD_BYTES + 0xFFFF):]
+    at = tail.rfind(_EOCD_SIGNATURE)
+    if at < 0 or len(tail) - at < _EOCD_BYTES:
+        return None
+    return int.from_bytes(tail[at + 10:at + 12], "little")
+
+
+def check_archive(data: bytes, name: str, limits: ArtifactLimits, where: str) -> None:
+    """Raises ArtifactError unless `data` is a zip within the member count and size caps."""
+    # The central directory record's count is checked before zipfile builds an object
+    # per member, so a 64 MiB archive of a million empty members costs nothing.
+    declared = _declared_member_count(data)
+    if declared is None:
+        raise ArtifactError(f"{where}: {name} is not a .keras (zip) archive")
+    if declared > limits.max_members:
+        raise ArtifactError(f"{where}: {name} has {declared} members, over the limit of {limits.max_members}")
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError) as exc:
+        raise ArtifactError(f"{where}: {name} is not a readable .keras (zip) archive: {exc}") from None
+    if len(members) > limits.max_members:
+        raise ArtifactError(f"{where}: {name} has {len(members)} members, over the limit of {limits.max_members}")
+    total = 0
+    for member in members:
+        if member.file_size > limits.max_member_bytes:
+            raise ArtifactError(
+                f"{where}: {name} member {member.filename[:80]!r} expands to {member.file_size} bytes, "
+                f"over the limit of {limits.max_member_bytes}"
+            )
+        total += member.file_size
+    if total > limits.max_uncompressed_bytes:
+        raise ArtifactError(
+            f"{where}: {name} expands to {total} bytes, over the limit of {limits.max_uncompressed_bytes}"
+        )
+
+
+def read_verified(root: Path, policy: str, version: int, limits: ArtifactLimits) -> VerifiedVersion:
+    """Returns the manifest and model files of a version after every check that needs no Keras.
+
+    Raises ArtifactError naming what is wrong: a path that is not a real directory or
+    regular file, a file over its cap, a manifest that does not parse or does not fit its
+    directory and the limits, a hash mismatch, or an archive over its caps.
+    """
+    check_policy_name(policy)
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise ArtifactError(f"{policy}: invalid version {version!r}")
+    where = f"{policy} version {version}"
+    with ExitStack() as fds:
+        try:
+            root_fd = os.open(Path(root), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except OSError as exc:
+            raise ArtifactError(f"artifact root {root}: cannot be opened: {exc.strerror}") from None
+        fds.callback(os.close, root_fd)
+        policy_fd = _open_directory(root_fd, policy, f"policy {policy}")
+        fds.callback(os.close, policy_fd)
+        version_fd = _open_directory(policy_fd, str(version), where)
+        fds.callback(os.close, version_fd)
+
+        raw, _ = _read_regular_file(version_fd, MANIFEST_FILE, limits.max_manifest_bytes, where)
+        manifest = _parse_manifest(raw, where)
+        check_manifest_fits(manifest, policy, version, limits, where)
+        model_bytes = {}
+        for name in MODEL_FILES:
+            data, digest = _read_regular_file(version_fd, name, limits.max_model_bytes, where)
+            if digest != manifest.files[name]:
+                raise ArtifactError(f"{where}: {name} does not match its sha256 in the manifest")
+            check_archive(data, name, limits, where)
+            model_bytes[name] = data
+    return VerifiedVersion(manifest, model_bytes, where)
