@@ -18,6 +18,7 @@ layer does); such a model is refused with that reason rather than served half-wo
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -74,7 +75,9 @@ def to_onnx(model, name: str, samples: np.ndarray, expected: np.ndarray, scratch
 
     path = scratch / f"{Path(name).stem}.onnx"
     try:
-        model.export(str(path), format="onnx", verbose=False)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)  # Keras' tf2onnx shim probes np.object
+            model.export(str(path), format="onnx", verbose=False)
         data = path.read_bytes()
     except Exception as exc:
         raise ArtifactError(f"{where}: {name} cannot be converted to ONNX: {first_line(exc)}") from None
