@@ -1,0 +1,135 @@
+"""What a schema cannot check: the manifests agree with the image, the service and each other."""
+
+import copy
+import json
+
+import pytest
+import yaml
+
+from service.settings import Settings
+from tests.deploy.conftest import ROOT, only_container, pod_template
+
+WORKLOADS = ["Deployment", "Job", "CronJob"]
+
+
+def container_port(container: dict, port) -> int:
+    """Returns the number a probe's or Service's `port` (a number or a port name) resolves to."""
+    if isinstance(port, int):
+        return port
+    [number] = [p["containerPort"] for p in container.get("ports", []) if p.get("name") == port]
+    return number
+
+
+def env_of(container: dict) -> dict[str, str]:
+    return {variable["name"]: variable["value"] for variable in container.get("env", [])}
+
+
+def artifact_mount(manifest: dict, image: dict) -> tuple[dict, dict]:
+    """Returns the volume mount at the image's LAKE_ARTIFACT_ROOT, and the volume it mounts."""
+    spec = pod_template(manifest)["spec"]
+    [mount] = [m for m in only_container(manifest)["volumeMounts"]
+               if m["mountPath"] == image["env"]["LAKE_ARTIFACT_ROOT"]]
+    [volume] = [v for v in spec["volumes"] if v["name"] == mount["name"]]
+    return mount, volume
+
+
+@pytest.mark.parametrize("kind", WORKLOADS)
+def test_every_pod_runs_the_image_as_its_non_root_user(manifests, image, kind):
+    pod = pod_template(manifests[kind])["spec"]
+    container = only_container(manifests[kind])
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    compose_image = compose["x-image"]["image"].split(":-", 1)[1].rstrip("}")  # ${LAKE_IMAGE:-name:tag}
+    repository, tag = container["image"].rsplit(":", 1)
+    assert repository == compose_image.rsplit(":", 1)[0] == "lake-policy-server"
+    assert tag not in ("", "latest") and container["imagePullPolicy"] == "IfNotPresent"
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert (pod["securityContext"]["runAsUser"], pod["securityContext"]["runAsGroup"]) == (image["uid"], image["gid"])
+    assert pod["securityContext"]["fsGroup"] == image["gid"]
+    assert pod["automountServiceAccountToken"] is False
+
+
+@pytest.mark.parametrize("kind", WORKLOADS)
+def test_every_container_is_locked_down_with_a_writable_tmp(manifests, image, kind):
+    container = only_container(manifests[kind])
+    security = container["securityContext"]
+    assert security["readOnlyRootFilesystem"] is True
+    assert security["allowPrivilegeEscalation"] is False
+    assert security["capabilities"]["drop"] == ["ALL"]
+    # The root is read-only; the image's HOME (and TensorFlow, gunicorn, Keras) write to /tmp.
+    assert image["env"]["HOME"] == "/tmp"
+    [tmp] = [m for m in container["volumeMounts"] if m["mountPath"] == "/tmp"]
+    [volume] = [v for v in pod_template(manifests[kind])["spec"]["volumes"] if v["name"] == tmp["name"]]
+    assert "sizeLimit" in volume["emptyDir"] and not tmp.get("readOnly")
+    assert {"cpu", "memory"} <= set(container["resources"]["requests"]) and "memory" in container["resources"]["limits"]
+
+
+def test_the_service_mounts_the_artifacts_read_only(manifests, image):
+    mount, volume = artifact_mount(manifests["Deployment"], image)
+    assert mount["readOnly"] is True and volume["persistentVolumeClaim"]["readOnly"] is True
+    assert env_of(only_container(manifests["Deployment"]))["LAKE_ARTIFACT_ROOT"] == mount["mountPath"]
+
+
+@pytest.mark.parametrize("kind", ["Job", "CronJob"])
+def test_the_trainer_publishes_into_the_same_claim_writable(manifests, image, kind):
+    mount, volume = artifact_mount(manifests[kind], image)
+    assert not mount.get("readOnly") and not volume["persistentVolumeClaim"].get("readOnly")
+    args = only_container(manifests[kind])["args"]
+    assert args[args.index("--artifact-root") + 1] == mount["mountPath"]
+    claim = manifests["PersistentVolumeClaim"]
+    service_claim = artifact_mount(manifests["Deployment"], image)[1]["persistentVolumeClaim"]["claimName"]
+    assert volume["persistentVolumeClaim"]["claimName"] == service_claim == claim["metadata"]["name"]
+    # Replicas on several nodes and a trainer on yet another must mount it at once.
+    assert claim["spec"]["accessModes"] == ["ReadWriteMany"]
+
+
+def test_the_cronjob_runs_the_jobs_pod_with_a_fresh_seed(manifests):
+    job, cron = (copy.deepcopy(pod_template(manifests[kind])) for kind in ("Job", "CronJob"))
+    job_args, cron_args = (template["spec"]["containers"][0].pop("args") for template in (job, cron))
+    seed = job_args.index("--seed")
+    assert cron_args == job_args[:seed] + job_args[seed + 2:]
+    assert job == cron
+    assert job["spec"]["restartPolicy"] == "Never"
+
+
+def test_probes_ask_the_service_port_for_its_health_routes(manifests, image):
+    container = only_container(manifests["Deployment"])
+    port = int(env_of(container)["LAKE_PORT"])
+    assert port == Settings.model_fields["port"].default == image["expose"] == int(image["env"]["LAKE_PORT"])
+    probes = {name: container[name]["httpGet"] for name in ("startupProbe", "readinessProbe", "livenessProbe")}
+    assert {name: probe["path"] for name, probe in probes.items()} == {
+        "startupProbe": "/readyz", "readinessProbe": "/readyz", "livenessProbe": "/healthz"}
+    assert {container_port(container, probe["port"]) for probe in probes.values()} == {port}
+    assert env_of(container)["LAKE_HOST"] == "0.0.0.0"  # probes come from the kubelet, not loopback
+
+
+def test_service_pdb_hpa_and_scraping_point_at_the_deployment(manifests):
+    deployment = manifests["Deployment"]
+    labels = deployment["spec"]["template"]["metadata"]["labels"]
+    container = only_container(deployment)
+    selector = deployment["spec"]["selector"]["matchLabels"]
+    assert selector.items() <= labels.items()
+    service = manifests["Service"]
+    assert service["spec"]["selector"].items() <= labels.items()
+    [port] = service["spec"]["ports"]
+    assert container_port(container, port["targetPort"]) == int(env_of(container)["LAKE_PORT"])
+    assert manifests["PodDisruptionBudget"]["spec"]["selector"]["matchLabels"] == selector
+    assert manifests["PodDisruptionBudget"]["spec"]["minAvailable"] < deployment["spec"]["replicas"]
+    hpa = manifests["HorizontalPodAutoscaler"]["spec"]
+    assert hpa["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": deployment["metadata"]["name"]}
+    assert hpa["minReplicas"] == deployment["spec"]["replicas"] and [m["resource"]["name"] for m in hpa["metrics"]] == ["cpu"]
+    assert "cpu" in container["resources"]["requests"]  # utilisation is a share of the request
+    annotations = deployment["spec"]["template"]["metadata"]["annotations"]
+    assert annotations["prometheus.io/path"] == "/metrics"
+    assert int(annotations["prometheus.io/port"]) == int(env_of(container)["LAKE_PORT"])
+
+
+def test_deployment_environment_is_service_settings(manifests):
+    container = only_container(manifests["Deployment"])
+    prefix = Settings.model_config["env_prefix"]
+    names = {f"{prefix}{field}".upper() for field in Settings.model_fields}
+    assert set(env_of(container)) <= names, set(env_of(container)) - names
+    assert json.loads(env_of(container)["LAKE_PINNED_VERSIONS"]) == {}
+    # Rollouts keep every replica serving; in-flight requests finish before the kill.
+    assert manifests["Deployment"]["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+    grace = pod_template(manifests["Deployment"])["spec"]["terminationGracePeriodSeconds"]
+    assert grace > Settings.model_fields["graceful_timeout"].default
