@@ -7,7 +7,8 @@ with O_NOFOLLOW | O_NONBLOCK, with fstat: only regular files are read, so a FIFO
 device never blocks or feeds the loader. Each size is checked against its cap before a
 byte is read, and files are read and hashed in chunks, never past the cap. A `.keras`
 archive's member count and declared uncompressed sizes are capped before Keras opens it
-(Python's zipfile, which Keras reads with, never yields more than a member declares).
+(Python's zipfile, which Keras reads with, never yields more than a member declares), and
+so are the weights its config declares (Keras allocates those before reading any).
 The bytes returned are the bytes hashed, so a file swapped after the check cannot be
 loaded by mistake.
 """
@@ -27,12 +28,13 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from policy_artifacts.manifest import MANIFEST_FILE, MODEL_FILES, DiscreteSpace, Manifest, parse_manifest
-from policy_artifacts.store import ArtifactError, check_policy_name, describe_kind
+from policy_artifacts.store import ArtifactError, check_policy_name, describe_kind, first_line
 
 MiB = 1 << 20
 CHUNK_BYTES = 1 * MiB
 _DIRECTORY_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+MAX_MANIFEST_DEPTH = 32  # pydantic refuses to serialise far less deep than json parses
 _EOCD_SIGNATURE = b"PK\x05\x06"
 _EOCD_BYTES = 22
 
@@ -111,11 +113,25 @@ def _read_regular_file(dir_fd: int, name: str, cap: int, where: str) -> tuple[by
     return bytes(data), digest.hexdigest()
 
 
+def _nesting_depth(document) -> int:
+    """Returns how deeply lists and objects nest in a parsed JSON document (a scalar is 0)."""
+    deepest, pending = 0, [(document, 0)]
+    while pending:
+        value, depth = pending.pop()
+        if isinstance(value, (dict, list)):
+            deepest = max(deepest, depth + 1)
+            pending.extend((item, depth + 1) for item in (value.values() if isinstance(value, dict) else value))
+    return deepest
+
+
 def _parse_manifest(raw: bytes, where: str) -> Manifest:
     try:
         document = json.loads(raw)
     except (ValueError, RecursionError) as exc:  # bad JSON or UTF-8, huge integers, deep nesting
         raise ArtifactError(f"{where}: {MANIFEST_FILE} is not valid JSON: {exc}") from None
+    if _nesting_depth(document) > MAX_MANIFEST_DEPTH:
+        # It would load, then fail wherever the manifest is serialised again (the hand-off to workers).
+        raise ArtifactError(f"{where}: {MANIFEST_FILE} nests deeper than {MAX_MANIFEST_DEPTH} levels")
     try:
         return parse_manifest(document)
     except ValidationError as exc:
@@ -187,6 +203,68 @@ def check_archive(data: bytes, name: str, limits: ArtifactLimits, where: str) ->
         )
 
 
+def _layer_configs(document) -> list[dict]:
+    """Returns every serialised layer ({"class_name", "config", ...}) anywhere in a Keras config."""
+    layers, pending = [], [document]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, dict):
+            if isinstance(value.get("class_name"), str) and isinstance(value.get("config"), dict):
+                layers.append(value)
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+    return layers
+
+
+def _size(value) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
+def declared_weights(config: dict) -> int:
+    """Returns a bound on the weights the Dense and Embedding layers of a Keras model config
+    create when built (a Dense layer's input width is its build_config's, else the widest
+    width the config names anywhere)."""
+    layers = _layer_configs(config)
+    widths = [1]
+    for layer in layers:
+        settings = layer["config"]
+        widths += [_size(settings.get(key)) for key in ("units", "num_tokens", "input_dim", "output_dim")]
+        for key in ("batch_shape", "shape"):
+            if isinstance(settings.get(key), list):
+                widths += [_size(d) for d in settings[key]]
+    weights = 0
+    for layer in layers:
+        settings, build = layer["config"], layer.get("build_config")
+        if layer["class_name"] == "Dense":
+            shape = build.get("input_shape") if isinstance(build, dict) else None
+            inputs = _size(shape[-1]) if isinstance(shape, list) and shape else 0
+            units = _size(settings.get("units"))
+            weights += (inputs or max(widths)) * units + units
+        elif layer["class_name"] == "Embedding":
+            weights += _size(settings.get("input_dim")) * _size(settings.get("output_dim"))
+    return weights
+
+
+def check_model_config(data: bytes, name: str, limits: ArtifactLimits, where: str) -> None:
+    """Raises ArtifactError if the archive's config.json declares more weights than its
+    weights member could hold: Keras allocates them when it builds the model, before it
+    reads a single stored weight."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            config = json.loads(archive.read("config.json"))
+    except KeyError:
+        raise ArtifactError(f"{where}: {name} has no config.json") from None
+    except (zipfile.BadZipFile, ValueError, RecursionError, OSError, EOFError) as exc:
+        raise ArtifactError(f"{where}: {name} has an unreadable config.json: {first_line(exc)}") from None
+    weights = declared_weights(config)
+    if 4 * weights > limits.max_member_bytes:
+        raise ArtifactError(
+            f"{where}: {name} declares about {weights} weights, more than a member of "
+            f"{limits.max_member_bytes} bytes can hold"
+        )
+
+
 def read_verified(root: Path, policy: str, version: int, limits: ArtifactLimits) -> VerifiedVersion:
     """Returns the manifest and model files of a version after every check that needs no Keras.
 
@@ -218,5 +296,6 @@ def read_verified(root: Path, policy: str, version: int, limits: ArtifactLimits)
             if digest != manifest.files[name]:
                 raise ArtifactError(f"{where}: {name} does not match its sha256 in the manifest")
             check_archive(data, name, limits, where)
+            check_model_config(data, name, limits, where)
             model_bytes[name] = data
     return VerifiedVersion(manifest, model_bytes, where)

@@ -1,3 +1,5 @@
+import json
+
 import keras
 import pytest
 
@@ -41,6 +43,20 @@ def test_unreadable_manifest_is_refused(published, content, message):
     (version.path / "manifest.json").write_text(content)
     with pytest.raises(ArtifactError, match=message):
         load(version)
+
+
+def test_a_manifest_too_deep_to_serialise_again_is_refused(published):
+    version, _, _ = published
+    rewrite_manifest(version.path, hyperparameters={"x": json.loads("[" * 300 + "]" * 300)})
+    with pytest.raises(ArtifactError, match="manifest.json nests deeper than 32 levels"):
+        load(version)
+
+
+def test_a_loaded_manifest_serialises_again(published):
+    version, _, _ = published
+    rewrite_manifest(version.path, hyperparameters={"x": json.loads("[" * 30 + "]" * 30)})
+    manifest = load(version).manifest
+    assert type(manifest).model_validate_json(manifest.model_dump_json()) == manifest
 
 
 def test_manifest_with_unknown_field_is_refused(published):

@@ -130,3 +130,21 @@ def test_a_huge_state_space_is_refused_before_keras_is_asked(published):
 def test_limits_must_be_positive_integers(field):
     with pytest.raises(ValueError, match=field):
         ArtifactLimits(**{field: 0})
+
+
+def test_a_config_declaring_more_weights_than_the_archive_holds_is_refused_before_keras_builds_it(published):
+    # Keras allocates a layer's weights when it builds the model from config.json, before
+    # it reads model.weights.h5: a Dense layer of two billion units would take 128 GB.
+    version, _, _ = published
+    path = version.path / "actor.keras"
+    with zipfile.ZipFile(path) as source:
+        members = {info.filename: source.read(info) for info in source.infolist()}
+    members["config.json"] = members["config.json"].replace(b'"units": 8', b'"units": 2000000000')
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as target:
+        for member, data in members.items():
+            target.writestr(member, data)
+    path.write_bytes(buffer.getvalue())
+    rewrite_manifest(version.path, files={**load_files(version), "actor.keras": hashlib.sha256(buffer.getvalue()).hexdigest()})
+    with pytest.raises(ArtifactError, match=r"actor.keras declares about 340000000\d\d weights"):
+        load(version)
