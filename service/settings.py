@@ -48,8 +48,8 @@ class Settings(BaseSettings):
     request_timeout: float = Field(
         10.0, gt=0, le=300, description="Seconds a client gets to send a whole request (headers and body)."
     )
-    keepalive: float = Field(
-        5.0, gt=0, le=300,
+    keepalive: int = Field(
+        5, ge=1, le=300,
         description="Seconds an idle connection is kept, and a request's headers must arrive within.",
     )
     worker_connections: int = Field(1000, ge=1, description="Open connections per worker (gevent greenlets).")

@@ -73,5 +73,6 @@ def test_models_lists_versions_with_their_evaluation(service):
     (policy,) = models["policies"]
     assert policy["served_version"] == 1
     assert policy["versions"][0]["state"] == "loaded"
-    assert policy["versions"][0]["evaluation"]["optimal_success_rate"] == 1.0
+    assert policy["versions"][0]["evaluation"]["best"] == 1.0
+    assert policy["versions"][0]["evaluation"]["metric"] == "success_rate"
     assert service.get(f"/models/{POLICY}").json()["name"] == POLICY

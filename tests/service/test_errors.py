@@ -89,5 +89,6 @@ def test_unknown_route_and_wrong_method_keep_the_error_shape(service):
     assert "POST" in error_response.headers["Allow"]
 
 
-def test_bad_version_query_is_422(service):
-    assert_error(service.get("/policy", params={"version": "x"}), 422, mentions=["version"])
+def test_bad_version_query_is_422_and_an_unknown_label_404(service):
+    assert_error(service.get("/policy", params={"version": "1.5"}), 422, mentions=["version"])
+    assert_error(service.get("/policy", params={"version": "canary"}), 404, "version_not_found", ["latest"])
