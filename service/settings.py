@@ -59,6 +59,8 @@ class Settings(BaseSettings):
         256 << 20, ge=1024, description="Largest total uncompressed size of a .keras archive's members."
     )
     max_member_bytes: int = Field(128 << 20, ge=1024, description="Largest uncompressed member of a .keras archive.")
+    max_members: int = Field(64, ge=1, description="Most members in one .keras archive.")
+    max_states: int = Field(65_536, ge=1, description="Largest discrete observation space tabulated.")
     max_table_cells: int = Field(
         4_000_000, ge=1, description="Largest states x actions tabulated for a discrete policy."
     )
@@ -77,5 +79,5 @@ class Settings(BaseSettings):
         return ArtifactLimits(
             max_model_bytes=self.max_model_bytes, max_manifest_bytes=self.max_manifest_bytes,
             max_uncompressed_bytes=self.max_uncompressed_bytes, max_member_bytes=self.max_member_bytes,
-            max_table_cells=self.max_table_cells,
+            max_members=self.max_members, max_states=self.max_states, max_table_cells=self.max_table_cells,
         )

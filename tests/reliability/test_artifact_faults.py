@@ -23,7 +23,7 @@ def test_half_written_version_is_refused_until_complete(tmp_path, start_service)
     target.mkdir()
     shutil.copy(source / "actor.keras", target / "actor.keras")
     service.wait_until(
-        lambda: "no manifest.json" in (versions_by_number(service).get(2, {}).get("error") or ""),
+        lambda: "manifest.json is missing" in (versions_by_number(service).get(2, {}).get("error") or ""),
         "v2 to be reported failed for its missing manifest")
     assert service.post("/act", {"observation": 0}).json()["version"] == 1
     shutil.copy(source / "critic.keras", target / "critic.keras")
