@@ -135,8 +135,10 @@ done
 import tomllib
 with open("pyproject.toml", "rb") as file:
     project = tomllib.load(file)
-# The build-system requirements too: the build installs the project itself with no index.
-print("\n".join(project["build-system"]["requires"] + project["project"]["dependencies"]))
+# What the Dockerfile installs (the base dependencies and the server extra), and the
+# build-system requirements: the build installs the project itself with no index.
+print("\n".join(project["build-system"]["requires"] + project["project"]["dependencies"]
+                + project["project"].get("optional-dependencies", {}).get("server", [])))
 PY
 logged wheelhouse "$TOOLS/venv/bin/python" -m pip download --only-binary=:all: --dest wheelhouse \
     --python-version "$py_version" --implementation cp --abi "cp${py_version/./}" "${platforms[@]}" \
@@ -207,6 +209,17 @@ if podman exec "$service" touch /artifacts/written-by-service 2>/dev/null; then
 fi
 test "$(podman exec "$service" id -u)" = 10001
 echo "service runs as uid 10001 with the volume read-only"
+# The compose file's limits reach the container: memory, pids, no capabilities, no new
+# privileges, a sized tmpfs.
+read -r memory pids < <(podman inspect --format '{{.HostConfig.Memory}} {{.HostConfig.PidsLimit}}' "$service")
+read -r tmp_type tmp_size < <(podman exec "$service" df -k --output=fstype,size /tmp | tail -n 1)
+privileges=$(podman exec "$service" grep -E '^(CapEff|NoNewPrivs)' /proc/1/status | tr -s '\t' ' ' | paste -sd ' ')
+if [ "$memory" = 0 ] || [ "$pids" = 0 ] || [ "$tmp_type" != tmpfs ] || [ "$tmp_size" -ge $((1024 * 1024)) ] \
+    || [ "$privileges" != "CapEff: 0000000000000000 NoNewPrivs: 1" ]; then
+    echo "the service's limits are missing: memory $memory, pids $pids, /tmp $tmp_type of $tmp_size KiB, $privileges" >&2
+    exit 1
+fi
+echo "service limits: memory $(numfmt --to=iec "$memory")B, $pids pids, no capabilities, no new privileges, /tmp tmpfs of $((tmp_size / 1024)) MiB"
 
 phase "a second replica on the same volume, from the image's defaults"
 logged replica podman run -d --name "$REPLICA" -p "127.0.0.1:$REPLICA_PORT:8000" \
@@ -264,5 +277,5 @@ echo "replicas run as uid 10001 with no capabilities, a read-only root and read-
 phase "kube play: 4 clients for 30 s; the Job publishes version 2; a replica is killed"
 python3 .ci/kube_play.py load "${replicas[@]/#/--replica=}" --kill "${replicas[-1]}" \
     --artifact-dir "$artifact_dir" --version 2 --publish "$run_trainer_job"
-podman stats --no-stream --format '{{.Name}}: {{.MemUsage}} resident after the load' "${replicas[@]}" || true
+podman stats --no-stream --format '{{.Name}}: {{.MemUsage}} of memory in use after the load' "${replicas[@]}" || true
 phase "done"
