@@ -51,16 +51,16 @@ def main() -> None:
     print("| lake | variant | reached target | median s | median env steps | final success per seed |")
     print("|---|---|---|---|---|---|")
     for lake in args.lakes.split(","):
-        spec = LakeSpec.create(**LAKES[lake])
+        task = LakeSpec.create(**LAKES[lake]).task()
         for label, changes in VARIANTS.items():
             hp = dataclasses.replace(Hyperparameters(budget=args.budget, sampled_target=0.0), **changes)
-            results = [train(spec, hp, seed=seed) for seed in parse_seeds(args.seeds)]
+            results = [train(task, hp, seed=seed) for seed in parse_seeds(args.seeds)]
             reached = sum(r.stopped_because == "target" for r in results)
             print(
                 f"| {lake} | {label} | {reached}/{len(results)} "
                 f"| {statistics.median(r.seconds for r in results):.1f} "
                 f"| {statistics.median(r.env_steps for r in results):,} "
-                f"| {', '.join(f'{r.success_rate:.3f}' for r in results)} |",
+                f"| {', '.join(f'{r.evaluation.value:.3f}' for r in results)} |",
                 flush=True,
             )
 

@@ -1,8 +1,8 @@
-"""A2C on FrozenLake with Keras computing every gradient from loss functions.
+"""A2C with Keras computing every gradient from loss functions, on any `Task`.
 
-One update reads top to bottom: look up the policy for the rollout, collect the rollout
-from all environments at once, compute advantages and returns, fit the critic (MSE on
-returns) and the actor (`ActorLoss` on [action, advantage]) with `train_on_batch`.
+One update reads top to bottom: get the policy for the rollout from the task, collect the
+rollout from all environments at once, compute advantages and returns, fit the critic
+(MSE on returns) and the actor (`ActorLoss` on [action, advantage]) with `train_on_batch`.
 """
 
 from __future__ import annotations
@@ -16,11 +16,10 @@ import numpy as np
 
 from trainer.advantages import generalized_advantages
 from trainer.config import Hyperparameters
-from trainer.evaluation import best_success_probability, sampled_success_probability, success_probability
-from trainer.lake import LakeSpec
+from trainer.evaluation import Evaluation
 from trainer.losses import ActorLoss, pack_targets
-from trainer.models import build_actor, build_critic
-from trainer.vector_env import VectorLake
+from trainer.sampling import sample_categorical
+from trainer.tasks import Task
 
 
 @dataclass
@@ -28,32 +27,30 @@ class Progress:
     env_steps: int
     episodes: int
     updates: int
-    greedy_success: float
-    optimal_success: float
+    evaluation: Evaluation
 
 
 @dataclass
 class TrainingResult:
     actor: keras.Model
     critic: keras.Model
-    success_rate: float
-    sampled_success_rate: float
-    optimal_success_rate: float
+    evaluation: Evaluation  # of the published policy: greedy and sampled
     env_steps: int
     updates: int
     seconds: float
     stopped_because: str
-    curve: list[tuple[int, float]] = field(default_factory=list)
+    curve: list[tuple[int, float]] = field(default_factory=list)  # (env steps, greedy metric)
 
 
 @dataclass
 class Rollout:
-    states: np.ndarray  # (n_steps, n_envs) states acted in
-    actions: np.ndarray
+    observations: np.ndarray  # (n_steps, n_envs, *observation shape) acted on
+    actions: np.ndarray  # (n_steps, n_envs)
     rewards: np.ndarray
     terminated: np.ndarray
     truncated: np.ndarray
-    final_states: np.ndarray  # the state each step reached, before any reset
+    final_observations: np.ndarray  # what each step reached, before any reset
+    acted: np.ndarray  # False for steps that only reset their environment
 
 
 def linear_schedule(start: float, final: float, progress: float) -> float:
@@ -61,113 +58,98 @@ def linear_schedule(start: float, final: float, progress: float) -> float:
     return start + (final - start) * min(max(progress, 0.0), 1.0)
 
 
-def sample_actions(probabilities: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Returns one action per row of `probabilities` (rows sum to 1), by inverse CDF."""
-    cumulative = np.cumsum(probabilities, axis=1)
-    draws = rng.random(len(probabilities))[:, None]
-    return np.minimum((draws >= cumulative).sum(axis=1), probabilities.shape[1] - 1)
-
-
 def collect_rollout(
-    env: VectorLake, policy_table: np.ndarray, n_steps: int, rng: np.random.Generator
+    env, policy: Callable[[np.ndarray], np.ndarray], epsilon: float, n_steps: int, rng: np.random.Generator
 ) -> Rollout:
-    """Returns n_steps of experience from every environment, acting by `policy_table[state]`.
+    """Returns n_steps of experience from every environment, acting by `policy(observations)`.
 
-    The policy does not change during a rollout, so it is looked up from a table of every
-    state's probabilities made by one batched actor call, not by a model call per step.
+    With probability epsilon an action is uniformly random instead (the seed's exploration).
     """
-    shape = (n_steps, env.n_envs)
-    rollout = Rollout(
-        states=np.zeros(shape, np.int64), actions=np.zeros(shape, np.int64),
-        rewards=np.zeros(shape), terminated=np.zeros(shape, bool),
-        truncated=np.zeros(shape, bool), final_states=np.zeros(shape, np.int64),
+    steps = []
+    for _ in range(n_steps):
+        observations = env.observations
+        probabilities = policy(observations)
+        if epsilon:
+            probabilities = (1.0 - epsilon) * probabilities + epsilon / probabilities.shape[1]
+        actions = sample_categorical(probabilities, rng)
+        steps.append((observations, actions, env.step(actions)))
+    return Rollout(
+        observations=np.stack([o for o, _, _ in steps]), actions=np.stack([a for _, a, _ in steps]),
+        rewards=np.stack([s.rewards for *_, s in steps]), terminated=np.stack([s.terminated for *_, s in steps]),
+        truncated=np.stack([s.truncated for *_, s in steps]),
+        final_observations=np.stack([s.final_observations for *_, s in steps]),
+        acted=np.stack([s.acted for *_, s in steps]),
     )
-    for t in range(n_steps):
-        rollout.states[t] = env.states
-        rollout.actions[t] = sample_actions(policy_table[env.states], rng)
-        step = env.step(rollout.actions[t])
-        rollout.rewards[t], rollout.final_states[t] = step.rewards, step.final_states
-        rollout.terminated[t], rollout.truncated[t] = step.terminated, step.truncated
-    return rollout
 
 
-def build_models(n_states: int, n_actions: int, hp: Hyperparameters) -> tuple[keras.Model, keras.Model, ActorLoss]:
+def build_models(task: Task, hp: Hyperparameters) -> tuple[keras.Model, keras.Model, ActorLoss]:
     """Returns the compiled actor and critic, and the actor's loss (its entropy weight is scheduled)."""
-    actor = build_actor(n_states, n_actions, hp.hidden_units)
-    critic = build_critic(n_states, hp.hidden_units)
+    actor, critic = task.build_models(hp)
     actor_loss = ActorLoss(entropy_coef=hp.entropy_coef)
     actor.compile(optimizer=keras.optimizers.Adam(hp.actor_learning_rate), loss=actor_loss)
     critic.compile(optimizer=keras.optimizers.Adam(hp.critic_learning_rate), loss="mse")
     return actor, critic, actor_loss
 
 
+def update(task: Task, actor: keras.Model, critic: keras.Model, rollout: Rollout, hp: Hyperparameters) -> None:
+    """Fits the critic to the rollout's returns and the actor to its advantages, one step each."""
+    n_steps, n_envs = rollout.actions.shape
+    flat = n_steps * n_envs
+    values = task.batched(critic)(np.concatenate([rollout.observations, rollout.final_observations]).reshape(
+        2 * flat, *rollout.observations.shape[2:])).reshape(2, n_steps, n_envs)
+    advantages, returns = generalized_advantages(
+        rollout.rewards * hp.reward_scale, values[0], values[1],
+        rollout.terminated, rollout.truncated, hp.gamma, hp.gae_lambda,
+    )
+    # Steps that only reset an environment weigh nothing; keeping them in the batch keeps
+    # its shape fixed, so the compiled train step is traced once.
+    weights = rollout.acted.reshape(-1).astype(np.float32)
+    advantages = advantages.reshape(-1)
+    if hp.normalize_advantages:
+        acted = advantages[weights > 0]
+        advantages = (advantages - acted.mean()) / (acted.std() + 1e-8)
+    inputs = task.model_inputs(rollout.observations.reshape(flat, *rollout.observations.shape[2:]))
+    critic.train_on_batch(inputs, returns.reshape(-1, 1).astype(np.float32), sample_weight=weights)
+    actor.train_on_batch(inputs, pack_targets(rollout.actions.reshape(-1), advantages), sample_weight=weights)
+
+
 def train(
-    spec: LakeSpec,
+    task: Task,
     hp: Hyperparameters,
     seed: int | None = None,
     on_progress: Callable[[Progress], None] | None = None,
 ) -> TrainingResult:
-    """Returns trained models once the greedy policy reaches the target or the budget is spent."""
+    """Returns trained models once the greedy policy reaches the task's target or the budget is spent."""
     started = time.perf_counter()
     if seed is not None:
         keras.utils.set_random_seed(seed)
-    table = spec.table
-    optimal, _ = best_success_probability(table, spec.max_episode_steps)
-    target = hp.target * optimal
-    actor, critic, actor_loss = build_models(table.n_states, table.n_actions, hp)
-    env = VectorLake(table, hp.n_envs, spec.max_episode_steps, seed)
+    actor, critic, actor_loss = build_models(task, hp)
+    env = task.vector_env(hp.n_envs, seed)
     rng = np.random.default_rng(None if seed is None else seed + 1)
-    every_state = np.arange(table.n_states, dtype=np.int32).reshape(-1, 1)
 
     env_steps = updates = 0
-    success, curve, stopped_because = 0.0, [], "budget"
-    while env_steps < hp.budget:
-        progress = env_steps / max(hp.decay_env_steps, 1)
-        policy = np.asarray(actor.predict_on_batch(every_state), dtype=np.float64)
-        policy /= policy.sum(axis=1, keepdims=True)
-        if updates % hp.eval_every == 0:
-            success = success_probability(table, policy.argmax(axis=1), spec.max_episode_steps)
-            curve.append((env_steps, round(success, 6)))
+    curve, stopped_because = [], "budget"
+    while True:
+        if updates % hp.eval_every == 0 or env_steps >= hp.budget:
+            evaluation, evaluated_at = task.evaluate(actor, hp), updates
+            curve.append((env_steps, round(evaluation.value, 6)))
             if on_progress:
-                on_progress(Progress(env_steps, env.episodes_finished, updates, success, optimal))
-            # A policy whose argmax is right but whose probabilities are still nearly uniform
-            # would serve mostly random samples: both must be good before training stops.
-            if success >= target and (
-                hp.sampled_target == 0.0
-                or sampled_success_probability(table, policy, spec.max_episode_steps) >= hp.sampled_target * optimal
-            ):
+                on_progress(Progress(env_steps, env.episodes_finished, updates, evaluation))
+            if task.target_reached(evaluation, hp):
                 stopped_because = "target"
                 break
-        # Epsilon-greedy exploration, the seed's idea, decays to epsilon_final.
+        if env_steps >= hp.budget:
+            break
+        progress = env_steps / max(hp.decay_env_steps, 1)
         epsilon = linear_schedule(hp.epsilon_start, hp.epsilon_final, progress)
-        behaviour = (1.0 - epsilon) * policy + epsilon / table.n_actions
-        rollout = collect_rollout(env, behaviour, hp.n_steps, rng)
-
-        values = np.asarray(critic.predict_on_batch(every_state), dtype=np.float64).reshape(-1)
-        advantages, returns = generalized_advantages(
-            rollout.rewards, values[rollout.states], values[rollout.final_states],
-            rollout.terminated, rollout.truncated, hp.gamma, hp.gae_lambda,
-        )
-        if hp.normalize_advantages:
-            advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
-
-        states = rollout.states.reshape(-1, 1).astype(np.int32)
-        critic.train_on_batch(states, returns.reshape(-1, 1).astype(np.float32))
+        rollout = collect_rollout(env, task.batched(actor), epsilon, hp.n_steps, rng)
         actor_loss.entropy_coef.assign(linear_schedule(hp.entropy_coef, hp.entropy_coef_final, progress))
-        actor.train_on_batch(states, pack_targets(rollout.actions.ravel(), advantages.ravel()))
+        update(task, actor, critic, rollout, hp)
         env_steps += hp.n_steps * hp.n_envs
         updates += 1
-    else:
-        policy = np.asarray(actor.predict_on_batch(every_state), dtype=np.float64)
-        success = success_probability(table, policy.argmax(axis=1), spec.max_episode_steps)
-        curve.append((env_steps, round(success, 6)))
-        if on_progress:
-            on_progress(Progress(env_steps, env.episodes_finished, updates, success, optimal))
 
-    sampled = sampled_success_probability(table, policy, spec.max_episode_steps)
+    final = task.final_evaluation(actor, hp, evaluation if evaluated_at == updates else None)
     return TrainingResult(
-        actor=actor, critic=critic, success_rate=success, sampled_success_rate=sampled,
-        optimal_success_rate=optimal,
-        env_steps=env_steps, updates=updates, seconds=time.perf_counter() - started,
-        stopped_because=stopped_because, curve=curve,
+        actor=actor, critic=critic, evaluation=final, env_steps=env_steps, updates=updates,
+        seconds=time.perf_counter() - started, stopped_because=stopped_because, curve=curve,
     )

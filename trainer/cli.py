@@ -1,13 +1,16 @@
-"""`python -m trainer`: train a policy on a lake and publish it as a new version.
+"""`python -m trainer`: train a policy on a gymnasium environment and publish it as a new version.
 
-Mistakes (bad flags, an impossible map, an unwritable artifact root) end with one line
-on stderr and a non-zero exit, checked before any training time is spent. TensorFlow is
-imported only after those checks, so `--help` and errors answer at once.
+Mistakes (bad flags, an impossible map, an environment that cannot be trained here, an
+unwritable artifact root) end with one line on stderr and a non-zero exit, checked before
+any training time is spent. TensorFlow is imported only after those checks, so `--help`
+and errors answer at once.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import math
 import os
 import secrets
 import signal
@@ -17,25 +20,73 @@ from pathlib import Path
 
 from policy_artifacts import ArtifactError, check_policy_name, list_versions
 from trainer.config import Hyperparameters, hyperparameter_fields
-from trainer.lake import LakeError, LakeSpec
+from trainer.tasks import TaskError, create_task
 
 EXIT_USAGE, EXIT_FAILURE, EXIT_INTERRUPTED = 2, 1, 130
-_TYPES = {"int": int, "float": float, "bool": bool}
+MAX_SEED = 2**31 - 1  # numpy and TensorFlow both take it, and seed + 1 too
+# Inclusive bounds of every hyperparameter: beyond them a run is a mistake, not an experiment.
+BOUNDS = {
+    "n_envs": (1, 4096), "n_steps": (1, 10_000), "budget": (1, 10**10), "eval_every": (1, 10**6),
+    "decay_env_steps": (0, 10**10), "hidden_units": (0, 4096), "hidden_layers": (1, 8),
+    "eval_episodes": (2, 10_000), "gamma": (0.0, 1.0), "gae_lambda": (0.0, 1.0),
+    "epsilon_start": (0.0, 1.0), "epsilon_final": (0.0, 1.0), "entropy_coef": (0.0, 10.0),
+    "entropy_coef_final": (0.0, 10.0), "sampled_target": (0.0, 1.0),
+}
+POSITIVE = {"actor_learning_rate": 10.0, "critic_learning_rate": 10.0, "reward_scale": 1e6, "target": 1.0}
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows defaults, except None ("decided by the env or the task"), which the help text explains."""
+
+    def _get_help_string(self, action):
+        return action.help if action.default is None else super()._get_help_string(action)
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """An ArgumentParser whose mistakes are one line on stderr, not the whole usage text."""
+
+    def error(self, message: str):
+        self.exit(EXIT_USAGE, f"error: {message} (see --help)\n")
+
+
+def finite_float(text: str) -> float:
+    """Returns text as a float, refusing NaN and infinities (argparse's float takes them)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
+    return value
+
+
+_TYPES = {"int": int, "float": finite_float, "bool": bool}
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="python -m trainer",
-        description="Train an A2C policy on FrozenLake with Keras and publish it as a new version.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        description="Train an A2C policy with Keras on a gymnasium environment with discrete actions "
+                    "and publish it as a new version.",
+        formatter_class=_HelpFormatter,
     )
-    lake = parser.add_argument_group("lake")
-    lake.add_argument("--map", default="4x4", choices=["4x4", "8x8"], help="Named gymnasium map.")
+    env = parser.add_argument_group("environment")
+    env.add_argument("--env", default="FrozenLake-v1",
+                     help="gymnasium env id: FrozenLake-v1, Taxi-v4, CliffWalking-v1, CliffWalkingSlippery-v1, "
+                          "CartPole-v1, Acrobot-v1, or any env with Discrete actions and Discrete (with a "
+                          "transition table) or float Box observations.")
+    env.add_argument("--max-episode-steps", type=int,
+                     help="Step limit (default: gymnasium's; 100 for 4x4 lakes and CliffWalking, 200 for 8x8).")
+    env.add_argument("--target-return", type=finite_float,
+                     help="Box envs: stop when the mean greedy return reaches this (default: the env's "
+                          "reward_threshold; none = train the whole budget).")
+
+    lake = parser.add_argument_group("FrozenLake-v1")
+    lake.add_argument("--map", choices=["4x4", "8x8"], help="Named gymnasium map (default 4x4).")
     lake.add_argument("--slippery", action="store_true", help="Slippery ice: moves go sideways 2 times in 3.")
     lake.add_argument("--desc", help="Custom map as comma-separated rows, e.g. SFFF,FHFH,FFFH,HFFG.")
     lake.add_argument("--random-map", type=int, metavar="SIZE", help="Random SIZExSIZE map (gymnasium's generator).")
     lake.add_argument("--map-seed", type=int, help="Seed of the random map.")
-    lake.add_argument("--max-episode-steps", type=int, help="Step limit (default: 100 for 4x4, 200 for 8x8).")
 
     run = parser.add_argument_group("run")
     run.add_argument("--seed", type=int, help="Seed for a repeatable run (default: a random one, recorded).")
@@ -43,35 +94,44 @@ def build_parser() -> argparse.ArgumentParser:
         "--artifact-root", type=Path, default=Path(os.environ.get("LAKE_ARTIFACT_ROOT", "artifacts")),
         help="Where versions are published (env LAKE_ARTIFACT_ROOT).",
     )
-    run.add_argument("--policy", help="Policy name (default: from the lake, e.g. frozenlake-8x8-slippery).")
+    run.add_argument("--policy", help="Policy name (default: from the env, e.g. frozenlake-8x8-slippery, taxi).")
     run.add_argument("--quiet", action="store_true", help="No progress bar; print only the result line.")
     run.add_argument("--if-missing", action="store_true",
                      help="Do nothing if the policy already has a version (for first-start jobs).")
 
-    hyper = parser.add_argument_group("hyperparameters")
+    hyper = parser.add_argument_group("hyperparameters (defaults depend on the env; listed for FrozenLake)")
     for name, type_name, default, help_text in hyperparameter_fields():
         flag = "--" + name.replace("_", "-")
+        # None means "the task's default": each env family has its own tuned values.
         if type_name == "bool":
-            hyper.add_argument(flag, action=argparse.BooleanOptionalAction, default=default, help=help_text)
+            hyper.add_argument(flag, action=argparse.BooleanOptionalAction, default=None,
+                               help=f"{help_text} (default per env; FrozenLake: {default})")
         else:
-            hyper.add_argument(flag, type=_TYPES[type_name], default=default, help=help_text)
+            hyper.add_argument(flag, type=_TYPES[type_name], default=None,
+                               help=f"{help_text} (default per env; FrozenLake: {default})")
     return parser
 
 
-def _hyperparameters(args: argparse.Namespace) -> Hyperparameters:
-    values = {name: getattr(args, name) for name, *_ in hyperparameter_fields()}
-    positive = ["n_envs", "n_steps", "budget", "eval_every"]
-    for name in positive:
-        if values[name] < 1:
-            raise ValueError(f"--{name.replace('_', '-')} must be at least 1")
-    for name in ["gamma", "gae_lambda", "epsilon_start", "epsilon_final"]:
-        if not 0.0 <= values[name] <= 1.0:
-            raise ValueError(f"--{name.replace('_', '-')} must be between 0 and 1")
-    if not 0.0 < values["target"] <= 1.0:
-        raise ValueError("--target must be in (0, 1]")
-    if not 0.0 <= values["sampled_target"] <= 1.0:
-        raise ValueError("--sampled-target must be between 0 and 1")
-    return Hyperparameters(**values)
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def hyperparameters(defaults: Hyperparameters, args: argparse.Namespace) -> Hyperparameters:
+    """Returns the task's defaults with the flags given, or raises ValueError naming the first bad one."""
+    given = {name: getattr(args, name) for name, *_ in hyperparameter_fields() if getattr(args, name) is not None}
+    hp = dataclasses.replace(defaults, **given)
+    for name, (low, high) in BOUNDS.items():
+        if not low <= getattr(hp, name) <= high:
+            raise ValueError(f"{_flag(name)} must be between {low} and {high}, got {getattr(hp, name)}")
+    for name, high in POSITIVE.items():
+        if not 0.0 < getattr(hp, name) <= high:
+            raise ValueError(f"{_flag(name)} must be above 0 and at most {high:g}, got {getattr(hp, name)}")
+    return hp
+
+
+def _check_seed(flag: str, value: int | None) -> None:
+    if value is not None and not 0 <= value <= MAX_SEED:
+        raise ValueError(f"{flag} must be between 0 and {MAX_SEED}, got {value}")
 
 
 def _check_writable(root: Path) -> None:
@@ -91,50 +151,56 @@ def _raise_keyboard_interrupt(signum, frame):
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        spec = LakeSpec.create(
+        _check_seed("--seed", args.seed)
+        _check_seed("--map-seed", args.map_seed)
+        task = create_task(
+            args.env, max_episode_steps=args.max_episode_steps, target_return=args.target_return,
             map_name=args.map, desc=args.desc, random_map=args.random_map, map_seed=args.map_seed,
-            is_slippery=args.slippery, max_episode_steps=args.max_episode_steps,
+            is_slippery=args.slippery,
         )
-        hp = _hyperparameters(args)
-        policy = check_policy_name(args.policy or spec.default_policy_name)
+        hp = hyperparameters(task.hyperparameters, args)
+        policy = check_policy_name(args.policy if args.policy is not None else task.default_policy_name)
         _check_writable(args.artifact_root)
-    except (LakeError, ValueError, ArtifactError, OSError) as exc:
+    except (TaskError, ValueError, ArtifactError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE if not isinstance(exc, OSError) else EXIT_FAILURE
     existing = list_versions(args.artifact_root, policy)
     if args.if_missing and existing:
         print(f"{policy} already has version {existing[-1]} under {args.artifact_root}: not training (--if-missing)")
         return 0
-    seed = args.seed if args.seed is not None else secrets.randbelow(2**31)
+    seed = args.seed if args.seed is not None else secrets.randbelow(MAX_SEED)
 
     # SIGTERM (docker stop, kill) takes the same path as Ctrl-C: stop, publish nothing.
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
-        from trainer.evaluation import best_success_probability
-
-        optimal, _ = best_success_probability(spec.table, spec.max_episode_steps)
-        if optimal == 0.0:
-            print(f"error: the goal cannot be reached within {spec.max_episode_steps} steps on this map",
-                  file=sys.stderr)
-            return EXIT_USAGE
+        task.check_solvable()
         from trainer.a2c import train
         from trainer.progress import ProgressBar
         from trainer.publish import publish_result
 
         with ProgressBar(total=hp.budget, enabled=not args.quiet) as bar:
-            result = train(spec, hp, seed=seed, on_progress=bar.update)
-        published = publish_result(args.artifact_root, policy, spec, hp, seed, result)
+            result = train(task, hp, seed=seed, on_progress=bar.update)
+        published = publish_result(args.artifact_root, policy, task, hp, seed, result)
+    except TaskError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         print("interrupted: nothing was published", file=sys.stderr)
         return EXIT_INTERRUPTED
     except (ArtifactError, OSError) as exc:
         print(f"error: could not publish: {exc}", file=sys.stderr)
         return EXIT_FAILURE
-    print(
-        f"published {published.policy} version {published.version} at {published.path}: "
-        f"greedy success {result.success_rate:.3f}, sampled {result.sampled_success_rate:.3f} "
-        f"(best possible {result.optimal_success_rate:.3f}), "
-        f"{result.env_steps} env steps in {result.seconds:.1f} s, stopped on {result.stopped_because}"
-    )
+    print(f"published {published.policy} version {published.version} at {published.path}: "
+          f"{describe(result)}")
     return 0
+
+
+def describe(result) -> str:
+    """Returns the result line's figures, e.g. 'greedy success_rate 1.000, sampled 0.901 (best 1.000), ...'."""
+    e = result.evaluation
+    spread = f" +- {e.stderr:.3f}" if e.stderr is not None else ""
+    best = "" if e.best is None else f" ({'best possible' if e.metric != 'mean_return' else 'threshold'} {e.best:.3f})"
+    sampled = "" if e.sampled_value is None else f", sampled {e.sampled_value:.3f}"
+    return (f"greedy {e.metric.replace('_', ' ')} {e.value:.3f}{spread}{sampled}{best}, "
+            f"{result.env_steps} env steps in {result.seconds:.1f} s, stopped on {result.stopped_because}")

@@ -23,13 +23,18 @@ class Hyperparameters:
     epsilon_final: float = _param(0.0, "Chance of a random action once the decay is over.")
     decay_env_steps: int = _param(200_000, "Env steps over which entropy and epsilon decay linearly.")
     hidden_units: int = _param(0, "Hidden layer width of actor and critic; 0 = tabular (one-hot -> output).")
+    hidden_layers: int = _param(1, "Hidden layers of Box-observation models (discrete ones have at most one).")
+    reward_scale: float = _param(1.0, "Rewards are multiplied by this for learning (not for evaluation).")
     normalize_advantages: bool = _param(False, "Standardise advantages per update.")
     budget: int = _param(5_000_000, "Stop after this many env steps if the target is not reached.")
-    target: float = _param(0.98, "Stop when greedy success >= target x the best possible...")
-    sampled_target: float = _param(
-        0.9, "...and the success of sampling from the policy (what /act does by default) >= this x the best."
+    target: float = _param(
+        0.98, "Tabular: stop when the greedy policy is within (1 - target) x |optimum| of the optimum..."
     )
-    eval_every: int = _param(5, "Updates between exact evaluations of the greedy policy.")
+    sampled_target: float = _param(
+        0.9, "...and so is sampling from the policy (what /act does by default), within (1 - this); 0 = ignore."
+    )
+    eval_every: int = _param(5, "Updates between evaluations of the greedy policy.")
+    eval_episodes: int = _param(100, "Monte Carlo evaluation: seeded episodes (tasks without a transition table).")
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -1,98 +1,141 @@
-"""Exact success probabilities, computed from the transition table instead of sampled.
+"""How good a policy is: exactly through a transition table, or by Monte Carlo episodes.
 
-`success_probability` gives the chance that a fixed policy (one action per cell) reaches
-the goal within the step limit; `sampled_success_probability` the same for a policy that
-samples its actions, as `/act` does by default. `best_success_probability` gives the best such chance
-over policies that see only their cell, which is what "solved" is measured against.
+Exact (tabular tasks): the distribution over states is propagated step by step from the
+initial-state distribution through the table, so the expected return and the chance of
+reaching the goal within the step limit are computed, not sampled. The optimum they are
+set against is the best policy that sees only its state, found by finite-horizon value
+iteration. Monte Carlo (everything else): the mean return of episodes with fixed seeds,
+with its standard error.
 """
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
+from typing import Callable, Literal
+
 import numpy as np
 
-from trainer.lake import TransitionTable
+from trainer.sampling import sample_categorical
+from trainer.transitions import TransitionTable
 
-METHOD = "exact: transition-table propagation over the step limit (no sampling)"
-
-
-def _policy_matrices(table: TransitionTable, policy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Returns (moves, goal_reach) for a policy given as action probabilities per cell (n, A).
-
-    moves[s, s'] is the probability of stepping from non-terminal s to non-terminal s';
-    goal_reach[s] is the probability that the step from s pays the reward.
-    """
-    n = table.n_states
-    weight = policy[:, :, None] * table.probs  # P(action, outcome | s)
-    moves = np.zeros((n, n))
-    rows = np.broadcast_to(np.arange(n)[:, None, None], weight.shape)
-    np.add.at(moves, (rows.ravel(), table.next_states.ravel()), (weight * ~table.terminates).ravel())
-    goal_reach = (weight * (table.rewards > 0)).sum(axis=(1, 2))
-    # Terminal cells are never acted in: an episode that reached one has already ended.
-    moves[table.terminal_states] = 0.0
-    goal_reach[table.terminal_states] = 0.0
-    return moves, goal_reach
+Metric = Literal["success_rate", "expected_return", "mean_return"]
+EXACT_METHOD = "exact: propagated through the transition table over the step limit and initial-state distribution"
+# Evaluation episodes use seeds no training environment is given.
+EVALUATION_SEED = 1_000_000
 
 
-def _success(table: TransitionTable, policy: np.ndarray, max_steps: int) -> float:
-    moves, goal_reach = _policy_matrices(table, policy)
-    occupancy = np.zeros(table.n_states)
-    occupancy[table.start_state] = 1.0
-    success = 0.0
+@dataclass(frozen=True)
+class Evaluation:
+    """One evaluation of a policy, in the manifest's terms (schema 2 `evaluation`)."""
+
+    metric: Metric
+    value: float  # the greedy policy's figure
+    best: float | None  # the optimum (exact) or the env's reward threshold (Monte Carlo)
+    method: str
+    sampled_value: float | None = None  # the same for actions sampled from the policy
+    stderr: float | None = None
+    episodes: int | None = None
+    success_rate: float | None = None  # the greedy policy's chance of reaching the goal
+
+    def to_manifest(self) -> dict:
+        return asdict(self)
+
+
+def one_hot(actions: np.ndarray, n_actions: int) -> np.ndarray:
+    """Returns the (n, n_actions) probabilities of a policy that always takes `actions[s]`."""
+    return np.eye(n_actions)[np.asarray(actions, dtype=np.int64)]
+
+
+def exact_return_and_success(table: TransitionTable, policy: np.ndarray, max_steps: int) -> tuple[float, float]:
+    """Returns (expected return, P(reach the goal)) within max_steps for action probabilities `policy[s]`."""
+    weight = np.asarray(policy, dtype=np.float64)[:, :, None] * table.probs  # P(action, outcome | s)
+    step_reward = (weight * table.rewards).sum(axis=(1, 2))
+    step_success = (weight * table.reaches_goal).sum(axis=(1, 2))
+    # Only outcomes that do not end the episode carry probability on to the next step.
+    flow = weight * ~table.terminates
+    source, action, outcome = np.nonzero(flow)
+    target, flow = table.next_states[source, action, outcome], flow[source, action, outcome]
+    occupancy = table.initial.copy()
+    expected_return = success = 0.0
     for _ in range(max_steps):
-        success += occupancy @ goal_reach
-        occupancy = occupancy @ moves
-    return float(success)
+        expected_return += occupancy @ step_reward
+        success += occupancy @ step_success
+        occupancy = np.bincount(target, weights=occupancy[source] * flow, minlength=table.n_states)
+        if not occupancy.any():
+            break
+    return float(expected_return), float(success)
 
 
 def success_probability(table: TransitionTable, actions: np.ndarray, max_steps: int) -> float:
-    """Returns P(reach the goal within max_steps from the start) under `actions[s]` per cell."""
-    one_hot = np.eye(table.n_actions)[np.asarray(actions, dtype=np.int64)]
-    return _success(table, one_hot, max_steps)
+    """Returns P(reach the goal within max_steps) under the fixed policy `actions[s]`."""
+    return exact_return_and_success(table, one_hot(actions, table.n_actions), max_steps)[1]
 
 
-def sampled_success_probability(table: TransitionTable, probabilities: np.ndarray, max_steps: int) -> float:
-    """Returns P(reach the goal within max_steps) when each action is sampled from `probabilities[s]`."""
-    return _success(table, np.asarray(probabilities, dtype=np.float64), max_steps)
+def metric_of(table: TransitionTable, policy: np.ndarray, max_steps: int, metric: Metric) -> float:
+    """Returns the exact `metric` ('success_rate' or 'expected_return') of action probabilities `policy[s]`."""
+    expected_return, success = exact_return_and_success(table, policy, max_steps)
+    return success if metric == "success_rate" else expected_return
 
 
 def _finite_horizon_greedy_policies(
-    table: TransitionTable, max_steps: int, discount: float
-) -> list[np.ndarray]:
-    """Returns the greedy action per cell for each number of steps left, 1..max_steps."""
+    table: TransitionTable, rewards: np.ndarray, max_steps: int, discount: float
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """Returns the greedy action per state for 1..max_steps steps left, and the values with max_steps left."""
     value = np.zeros(table.n_states)
-    pays = table.rewards > 0
     continues = ~table.terminates
     policies = []
     for _ in range(max_steps):
-        q = (table.probs * (pays + discount * continues * value[table.next_states])).sum(axis=-1)
-        q[table.terminal_states] = 0.0
+        q = (table.probs * (rewards + discount * continues * value[table.next_states])).sum(axis=-1)
         policies.append(np.argmax(q, axis=1))
         value = q.max(axis=1)
-    return policies
+    return policies, value
 
 
-def best_success_probability(table: TransitionTable, max_steps: int) -> tuple[float, np.ndarray]:
-    """Returns the best success probability of a cell-only policy within max_steps, and that policy.
+def best_stationary_policy(table: TransitionTable, max_steps: int, metric: Metric) -> tuple[float, np.ndarray]:
+    """Returns the best `metric` of a policy that sees only its state, within max_steps, and that policy.
 
-    The best policy that also knew the time left is the finite-horizon value iteration's;
-    a cell-only policy cannot switch with the clock, so each of its per-step greedy
-    policies is evaluated as a fixed policy and the best is kept. Undiscounted values tie
-    wherever the goal is reachable in time (walking into a wall costs nothing), so the
-    candidates from a slightly discounted iteration, which prefer shorter paths, join them.
+    The best policy that also knew the time left is the finite-horizon value iteration's,
+    and its value bounds every other. A state-only policy cannot switch with the clock, so
+    each per-step greedy policy is evaluated as a fixed policy and the best is kept, longest
+    horizon first, stopping once one reaches the bound. Undiscounted values tie wherever
+    time is free (FrozenLake's walls cost nothing), so the candidates of a slightly
+    discounted iteration, which prefer shorter paths, join them.
     """
-    best, best_actions = -1.0, None
-    seen = set()
-    candidates = [
-        actions
-        for discount in (1.0, 0.999)
-        for actions in reversed(_finite_horizon_greedy_policies(table, max_steps, discount))
-    ]
-    for actions in candidates:
+    rewards = table.reaches_goal.astype(np.float64) if metric == "success_rate" else table.rewards
+    policies, values = _finite_horizon_greedy_policies(table, rewards, max_steps, 1.0)
+    bound = float(table.initial @ values)
+    discounted, _ = _finite_horizon_greedy_policies(table, rewards, max_steps, 0.999)
+    best, best_actions, seen = -np.inf, None, set()
+    for actions in [*reversed(policies), *reversed(discounted)]:
         key = actions.tobytes()
         if key in seen:
             continue
         seen.add(key)
-        success = success_probability(table, actions, max_steps)
-        if success > best:
-            best, best_actions = success, actions
+        value = metric_of(table, one_hot(actions, table.n_actions), max_steps, metric)
+        if value > best:
+            best, best_actions = value, actions
+        if best >= bound - 1e-9 * max(1.0, abs(bound)):
+            break
     return best, best_actions
+
+
+def monte_carlo_returns(
+    envs, probabilities: Callable[[np.ndarray], np.ndarray], greedy: bool, rng: np.random.Generator
+) -> np.ndarray:
+    """Returns the return of the first episode of every environment in the vector `envs`.
+
+    The vector is reset with seed EVALUATION_SEED (a sync vector seeds environment i with
+    EVALUATION_SEED + i), so every evaluation, and every trainer compared on it, plays the
+    same starts. Environments that finished keep being stepped (the vector steps all at
+    once) but no longer count.
+    """
+    n = envs.num_envs
+    observations, _ = envs.reset(seed=EVALUATION_SEED)
+    returns, running = np.zeros(n), np.ones(n, dtype=bool)
+    while running.any():
+        policy = probabilities(observations)
+        actions = policy.argmax(axis=1) if greedy else sample_categorical(policy, rng)
+        observations, rewards, terminated, truncated, _ = envs.step(actions)
+        returns += np.where(running, rewards, 0.0)
+        running &= ~(terminated | truncated)
+    return returns

@@ -1,7 +1,9 @@
-"""The actor and critic: small Keras models over the integer state of a discrete lake.
+"""The actor and critic: small Keras models over discrete states or Box observations.
 
-Both take raw integer states of shape (batch, 1) and one-hot encode them inside the
-model, so a saved model is usable on its own by any Keras user.
+Discrete: raw integer states of shape (batch, 1), one-hot encoded inside the model, so a
+saved model is usable on its own by any Keras user. Box: float32 observations of the
+space's shape, through Dense layers only. No preprocessing layers: the service turns Box
+models into ONNX, where a `Normalization` layer's constants become extra graph inputs.
 """
 
 from __future__ import annotations
@@ -43,6 +45,39 @@ def build_critic(n_states: int, hidden_units: int = 0) -> keras.Model:
     x = _hidden(x, hidden_units, "critic")
     value = keras.layers.Dense(1, kernel_initializer="zeros", name="value")(x)
     return keras.Model(state, value, name="critic")
+
+
+def _box_trunk(observation_shape: tuple[int, ...], hidden_units: int, hidden_layers: int, name: str):
+    observation = keras.Input(shape=tuple(observation_shape), dtype="float32", name="observation")
+    x = observation
+    if len(observation_shape) > 1:
+        x = keras.layers.Flatten(name=f"{name}_flatten")(x)
+    for i in range(hidden_layers if hidden_units else 0):
+        # tanh, as in SB3's and CleanRL's A2C/PPO defaults for these control tasks.
+        x = keras.layers.Dense(hidden_units, activation="tanh", name=f"{name}_hidden_{i}")(x)
+    return observation, x
+
+
+def build_box_actor(
+    observation_shape: tuple[int, ...], n_actions: int, hidden_units: int = 64, hidden_layers: int = 2
+) -> keras.Model:
+    """Returns a model mapping observations (batch, *shape) to action probabilities (batch, n_actions)."""
+    observation, x = _box_trunk(observation_shape, hidden_units, hidden_layers, "actor")
+    # Small last-layer weights, as SB3 does (gain 0.01): the untrained policy is near uniform.
+    probabilities = keras.layers.Dense(
+        n_actions, activation="softmax", name="action_probabilities",
+        kernel_initializer=keras.initializers.Orthogonal(gain=0.01),
+    )(x)
+    return keras.Model(observation, probabilities, name="actor")
+
+
+def build_box_critic(
+    observation_shape: tuple[int, ...], hidden_units: int = 64, hidden_layers: int = 2
+) -> keras.Model:
+    """Returns a model mapping observations (batch, *shape) to state values (batch, 1)."""
+    observation, x = _box_trunk(observation_shape, hidden_units, hidden_layers, "critic")
+    value = keras.layers.Dense(1, name="value")(x)
+    return keras.Model(observation, value, name="critic")
 
 
 def inference_copy(model: keras.Model) -> keras.Model:

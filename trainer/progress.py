@@ -1,4 +1,4 @@
-"""The training progress bar: env steps, episodes and the current greedy success."""
+"""The training progress bar: env steps, episodes and the greedy policy's latest evaluation."""
 
 from __future__ import annotations
 
@@ -13,11 +13,10 @@ class ProgressBar:
 
     def update(self, progress: Progress) -> None:
         self._bar.update(progress.env_steps - self._bar.n)
-        self._bar.set_postfix(
-            episodes=progress.episodes,
-            success=f"{progress.greedy_success:.3f}/{progress.optimal_success:.3f}",
-            refresh=False,
-        )
+        evaluation = progress.evaluation
+        best = "" if evaluation.best is None else f"/{evaluation.best:.3f}"
+        self._bar.set_postfix({"episodes": progress.episodes, evaluation.metric: f"{evaluation.value:.3f}{best}"},
+                              refresh=False)
 
     def __enter__(self) -> "ProgressBar":
         return self

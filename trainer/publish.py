@@ -13,9 +13,8 @@ import numpy as np
 from policy_artifacts import ACTOR_FILE, CRITIC_FILE, PublishedVersion, publish_version
 from trainer.a2c import TrainingResult
 from trainer.config import Hyperparameters
-from trainer.evaluation import METHOD
-from trainer.lake import ACTION_NAMES, ENV_ID, LakeSpec
 from trainer.models import inference_copy
+from trainer.tasks import Task
 
 
 def _library_versions() -> dict[str, str]:
@@ -30,14 +29,14 @@ def _library_versions() -> dict[str, str]:
     }
 
 
-def manifest_fields(spec: LakeSpec, hp: Hyperparameters, seed: int | None, result: TrainingResult) -> dict:
-    """Returns every manifest field the trainer knows; the artifact store adds the rest."""
-    return {
+def manifest_fields(task: Task, hp: Hyperparameters, seed: int | None, result: TrainingResult) -> dict:
+    """Returns every manifest field the trainer knows (schema 2); the artifact store adds the rest."""
+    fields = {
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "env": {"id": ENV_ID, "kwargs": spec.make_kwargs, "desc": list(spec.desc)},
-        "observation_space": {"n": spec.table.n_states},
-        "action_space": {"n": spec.table.n_actions},
-        "action_names": list(ACTION_NAMES),
+        "env": {"id": task.env_id, "kwargs": task.env_kwargs, "max_episode_steps": task.max_episode_steps},
+        "observation_space": task.observation_space_fields(),
+        "action_space": {"kind": "discrete", "n": task.n_actions},
+        "action_names": list(task.action_names),
         "hyperparameters": hp.to_dict(),
         "seed": seed,
         "training": {
@@ -47,18 +46,16 @@ def manifest_fields(spec: LakeSpec, hp: Hyperparameters, seed: int | None, resul
             "stopped_because": result.stopped_because,
             "curve": result.curve,
         },
-        "evaluation": {
-            "success_rate": result.success_rate,
-            "sampled_success_rate": result.sampled_success_rate,
-            "optimal_success_rate": result.optimal_success_rate,
-            "method": METHOD,
-        },
+        "evaluation": result.evaluation.to_manifest(),
         "libraries": _library_versions(),
     }
+    if task.layout is not None:
+        fields["layout"] = task.layout
+    return fields
 
 
 def publish_result(
-    root: Path, policy: str, spec: LakeSpec, hp: Hyperparameters, seed: int | None, result: TrainingResult
+    root: Path, policy: str, task: Task, hp: Hyperparameters, seed: int | None, result: TrainingResult
 ) -> PublishedVersion:
     """Returns the new version after saving both models and the manifest atomically."""
 
@@ -67,4 +64,4 @@ def publish_result(
         inference_copy(result.actor).save(directory / ACTOR_FILE)
         inference_copy(result.critic).save(directory / CRITIC_FILE)
 
-    return publish_version(root, policy, write_models, manifest_fields(spec, hp, seed, result))
+    return publish_version(root, policy, write_models, manifest_fields(task, hp, seed, result))

@@ -1,10 +1,10 @@
-"""Many FrozenLakes stepped together with numpy, from gymnasium's own transition table.
+"""Environments stepped together, with one result shape for the A2C loop.
 
-Same dynamics as `gymnasium.make` (tests compare them), but one vectorised step for all
-environments instead of a Python call per environment: on a 2-core machine this is what
-lets one rollout step cost microseconds instead of the model call it waits on.
-Episodes end on termination (hole or goal) or truncation (the step limit), and reset
-automatically; `final_states` holds where each ended episode really stopped.
+`VectorTable` steps a tabular environment with numpy from gymnasium's own transition
+table: the same dynamics as `gymnasium.make` (tests compare them) but one vectorised step
+for all environments instead of a Python call each, so on a 2-core machine one rollout
+step costs microseconds. `VectorGym` wraps gymnasium's own vector environments
+(`gymnasium.make_vec`) for everything else.
 """
 
 from __future__ import annotations
@@ -13,51 +13,72 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from trainer.lake import TransitionTable
+from trainer.sampling import sample_categorical
+from trainer.transitions import TransitionTable
 
 
 @dataclass
 class StepResult:
-    states: np.ndarray  # observation to act on next (already reset where an episode ended)
+    observations: np.ndarray  # to act on next (already reset where an episode ended)
     rewards: np.ndarray
     terminated: np.ndarray
     truncated: np.ndarray
-    final_states: np.ndarray  # the state reached by this step, before any reset
+    final_observations: np.ndarray  # what this step reached, before any reset
+    acted: np.ndarray  # False where the step only reset its environment: nothing to learn from
 
 
-class VectorLake:
+class VectorTable:
+    """Episodes end on termination or at the step limit and restart at once from the initial distribution."""
+
     def __init__(self, table: TransitionTable, n_envs: int, max_episode_steps: int, seed: int | None):
         self.table = table
         self.n_envs = n_envs
         self.max_episode_steps = max_episode_steps
         self.rng = np.random.default_rng(seed)
-        self._cumulative = np.cumsum(table.probs, axis=-1)
-        self.states = np.full(n_envs, table.start_state, dtype=np.int64)
+        self.observations = self._starts(n_envs)
         self.elapsed = np.zeros(n_envs, dtype=np.int64)
         self.episodes_finished = 0
-        self.successes = 0
 
-    def reset(self) -> np.ndarray:
-        self.states[:] = self.table.start_state
-        self.elapsed[:] = 0
-        return self.states.copy()
+    def _starts(self, n: int) -> np.ndarray:
+        return sample_categorical(np.broadcast_to(self.table.initial, (n, self.table.n_states)), self.rng)
 
     def step(self, actions: np.ndarray) -> StepResult:
         """Returns the result of taking `actions` (one per environment) in every environment."""
-        cumulative = self._cumulative[self.states, actions]  # (n_envs, outcomes)
-        draw = self.rng.random(self.n_envs)[:, None]
-        # The first outcome whose cumulative probability exceeds the draw; clip guards
-        # against float round-off leaving the last cumulative value just under 1.
-        outcome = np.minimum((draw >= cumulative).sum(axis=1), cumulative.shape[1] - 1)
-        index = (self.states, actions, outcome)
-        final_states = self.table.next_states[index]
-        rewards = self.table.rewards[index]
+        outcome = sample_categorical(self.table.probs[self.observations, actions], self.rng)
+        index = (self.observations, actions, outcome)
+        final = self.table.next_states[index]
         terminated = self.table.terminates[index]
         self.elapsed += 1
         truncated = ~terminated & (self.elapsed >= self.max_episode_steps)
         ended = terminated | truncated
         self.episodes_finished += int(ended.sum())
-        self.successes += int((rewards > 0).sum())
-        self.states = np.where(ended, self.table.start_state, final_states)
-        self.elapsed[ended] = 0
-        return StepResult(self.states.copy(), rewards, terminated, truncated, final_states)
+        self.observations = final.copy()
+        if ended.any():
+            self.observations[ended] = self._starts(int(ended.sum()))
+            self.elapsed[ended] = 0
+        return StepResult(self.observations.copy(), self.table.rewards[index], terminated, truncated, final,
+                          np.ones(self.n_envs, dtype=bool))
+
+
+class VectorGym:
+    """A gymnasium vector environment in its default next-step autoreset mode.
+
+    There, the step that ends an episode returns its real final observation, and the
+    environment's next step ignores the action and only resets: that step is marked as
+    not acted, so it is never learned from.
+    """
+
+    def __init__(self, envs, seed: int | None):
+        self.envs = envs
+        self.n_envs = envs.num_envs
+        self.observations, _ = envs.reset(seed=seed)
+        self._resetting = np.zeros(self.n_envs, dtype=bool)
+        self.episodes_finished = 0
+
+    def step(self, actions: np.ndarray) -> StepResult:
+        observations, rewards, terminated, truncated, _ = self.envs.step(actions)
+        acted = ~self._resetting
+        self._resetting = terminated | truncated
+        self.episodes_finished += int(self._resetting.sum())
+        self.observations = observations
+        return StepResult(observations, np.asarray(rewards, np.float64), terminated, truncated, observations, acted)

@@ -1,6 +1,5 @@
 """The trainer as users run it: `python -m trainer ...` in a real process."""
 
-import json
 import os
 import resource
 import signal
@@ -10,8 +9,8 @@ import time
 
 import pytest
 
-from policy_artifacts import list_versions
-from policy_artifacts.loading import load_tables
+from policy_artifacts import Manifest, list_versions
+from trainer.cli import main
 
 
 def run_trainer(*args, **kwargs):
@@ -27,12 +26,48 @@ def test_cli_trains_and_publishes_numbered_versions(tmp_path):
     second = run_trainer("--map", "4x4", "--seed", "1", "--artifact-root", str(tmp_path), "--quiet")
     assert "version 2" in second.stdout
     assert list_versions(tmp_path, "frozenlake-4x4") == [1, 2]
-    manifest = json.loads((tmp_path / "frozenlake-4x4" / "1" / "manifest.json").read_text())
-    assert manifest["seed"] == 0
-    assert manifest["evaluation"]["success_rate"] == 1.0
-    assert manifest["env"]["kwargs"] == {"map_name": "4x4", "is_slippery": False, "max_episode_steps": 100}
-    assert manifest["hyperparameters"]["n_envs"] == 32
-    assert load_tables(tmp_path / "frozenlake-4x4" / "1").probabilities.shape == (16, 4)
+    manifest = Manifest.model_validate_json((tmp_path / "frozenlake-4x4" / "1" / "manifest.json").read_text())
+    assert manifest.schema_version == 2 and manifest.seed == 0
+    assert (manifest.evaluation.metric, manifest.evaluation.value, manifest.evaluation.best) == ("success_rate", 1.0, 1.0)
+    assert manifest.evaluation.success_rate == 1.0 and manifest.evaluation.sampled_value >= 0.9
+    assert manifest.env.id == "FrozenLake-v1" and manifest.env.max_episode_steps == 100
+    assert manifest.env.kwargs == {"map_name": "4x4", "is_slippery": False}
+    assert manifest.observation_space.kind == "discrete" and manifest.observation_space.n == 16
+    assert manifest.action_names == ["LEFT", "DOWN", "RIGHT", "UP"]
+    assert manifest.layout.rows == ["SFFF", "FHFH", "FFFH", "HFFG"] and manifest.layout.terminal == "HG"
+    assert manifest.hyperparameters["n_envs"] == 32
+    assert manifest.training.curve[-1][1] == 1.0
+
+
+def test_taxi_publishes_its_spaces_names_and_an_exact_expected_return(tmp_path):
+    result = run_trainer("--env", "Taxi-v4", "--seed", "0", "--budget", "2000", "--quiet",
+                         "--artifact-root", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert "published taxi version 1" in result.stdout and "greedy expected return" in result.stdout
+    manifest = Manifest.model_validate_json((tmp_path / "taxi" / "1" / "manifest.json").read_text())
+    assert manifest.env.id == "Taxi-v4" and manifest.env.max_episode_steps == 200
+    assert manifest.observation_space.n == 500 and manifest.action_space.n == 6
+    assert manifest.action_names == ["SOUTH", "NORTH", "EAST", "WEST", "PICKUP", "DROPOFF"]
+    assert manifest.layout is None  # 500 states are not 500 cells
+    evaluation = manifest.evaluation
+    assert evaluation.metric == "expected_return" and 7.0 < evaluation.best < 9.0
+    assert evaluation.value < evaluation.best and evaluation.sampled_value is not None
+    assert manifest.training.stopped_because == "budget"
+
+
+def test_cartpole_publishes_a_box_space_and_a_monte_carlo_evaluation(tmp_path):
+    result = run_trainer("--env", "CartPole-v1", "--seed", "0", "--budget", "1000", "--eval-episodes", "5",
+                         "--quiet", "--artifact-root", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert "published cartpole version 1" in result.stdout
+    manifest = Manifest.model_validate_json((tmp_path / "cartpole" / "1" / "manifest.json").read_text())
+    space = manifest.observation_space
+    assert (space.kind, space.shape, space.dtype) == ("box", [4], "float32")
+    assert space.low[1] is None and space.high[0] == pytest.approx(4.8)  # unbounded velocity, bounded position
+    assert manifest.action_names == ["LEFT", "RIGHT"] and manifest.env.max_episode_steps == 500
+    evaluation = manifest.evaluation
+    assert (evaluation.metric, evaluation.best, evaluation.episodes) == ("mean_return", 475.0, 5)
+    assert evaluation.stderr is not None and "Monte Carlo" in evaluation.method
 
 
 @pytest.mark.parametrize(
@@ -40,16 +75,56 @@ def test_cli_trains_and_publishes_numbered_versions(tmp_path):
     [
         (["--desc", "SHHG"], "cannot be reached"),
         (["--desc", "SFF,FG"], "same length"),
-        (["--n-envs", "0"], "--n-envs must be at least 1"),
+        (["--n-envs", "0"], "--n-envs must be between 1 and"),
         (["--policy", "Bad Name!"], "invalid policy name"),
         (["--map", "9x9"], "invalid choice"),
+        # Each of these tracebacked, trained silently on other settings, or ran unbounded before.
+        (["--seed", "-1"], "--seed must be between 0 and"),
+        (["--seed", str(2**40)], "--seed must be between 0 and"),
+        (["--random-map", "4", "--map-seed", "-5"], "--map-seed must be between 0 and"),
+        (["--random-map", "4", "--map-seed", str(2**40)], "--map-seed must be between 0 and"),
+        (["--actor-learning-rate", "nan"], "must be a finite number"),
+        (["--critic-learning-rate", "inf"], "must be a finite number"),
+        (["--gamma=-inf"], "must be a finite number"),
+        (["--actor-learning-rate", "0"], "--actor-learning-rate must be above 0"),
+        (["--reward-scale", "nan"], "must be a finite number"),
+        (["--desc", ""], "the map is empty"),
+        (["--policy", ""], "invalid policy name ''"),
+        (["--random-map", "0"], "--random-map must be between 2 and"),
+        (["--max-episode-steps", "1000000000"], "--max-episode-steps must be between 1 and 100000"),
+        (["--max-episode-steps", "0"], "--max-episode-steps must be between 1 and 100000"),
+        (["--env", "NoSuchEnv-v0"], "unknown environment 'NoSuchEnv-v0'"),
+        (["--env", "MountainCarContinuous-v0"], "only Discrete actions"),
+        (["--env", "Taxi-v4", "--slippery"], "--slippery applies only to FrozenLake-v1"),
+        (["--env", "CartPole-v1", "--hidden-layers", "0"], "--hidden-layers must be between 1 and"),
     ],
 )
-def test_mistakes_exit_non_zero_with_one_clear_line(tmp_path, args, message):
+def test_mistakes_exit_non_zero_with_one_clear_line(tmp_path, capsys, args, message):
+    # In-process: every check runs before TensorFlow is imported, so this is what a user sees.
+    try:
+        status = main([*args, "--artifact-root", str(tmp_path), "--quiet"])
+    except SystemExit as exit:  # argparse's own refusals
+        status = exit.code
+    stderr = capsys.readouterr().err
+    assert status == 2
+    assert message in stderr
+    assert len(stderr.strip().splitlines()) == 1, stderr
+    assert list(tmp_path.iterdir()) == []  # nothing trained, nothing published
+
+
+def test_a_mistake_in_a_real_process_is_one_line_without_traceback(tmp_path):
+    result = run_trainer("--actor-learning-rate", "nan", "--artifact-root", str(tmp_path))
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: argument --actor-learning-rate: must be a finite number")
+    assert "Traceback" not in result.stderr and result.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("args", [["--no-such-flag"], ["--n-envs", "many"], ["--map"]])
+def test_a_bad_flag_is_one_line_pointing_to_help_not_the_whole_usage(tmp_path, args):
     result = run_trainer(*args, "--artifact-root", str(tmp_path))
     assert result.returncode == 2
-    assert message in result.stderr
-    assert "Traceback" not in result.stderr
+    assert result.stderr.count("\n") == 1 and "see --help" in result.stderr
+    assert "usage:" not in result.stderr
 
 
 def test_unwritable_artifact_root_is_a_clear_error(tmp_path):

@@ -1,4 +1,4 @@
-"""Real training runs on small lakes: they must solve them, repeatably."""
+"""Real training runs on small tasks: they must learn, repeatably."""
 
 import dataclasses
 
@@ -8,31 +8,52 @@ from trainer.a2c import train
 from trainer.config import Hyperparameters
 from trainer.evaluation import success_probability
 from trainer.lake import LakeSpec
+from trainer.tasks import create_task
 
 
 def test_deterministic_4x4_is_solved_to_success_one():
-    spec = LakeSpec.create("4x4")
-    result = train(spec, Hyperparameters(budget=200_000), seed=0)
+    task = LakeSpec.create("4x4").task()
+    result = train(task, Hyperparameters(budget=200_000), seed=0)
     assert result.stopped_because == "target"
-    assert result.success_rate == 1.0
-    assert result.sampled_success_rate >= 0.9  # sampling from it, as /act does, works too
+    assert result.evaluation.value == 1.0 and result.evaluation.success_rate == 1.0
+    assert result.evaluation.sampled_value >= 0.9  # sampling from it, as /act does, works too
     every_state = np.arange(16).reshape(-1, 1)
     greedy = np.asarray(result.actor(every_state)).argmax(axis=1)
-    assert success_probability(spec.table, greedy, spec.max_episode_steps) == 1.0
+    assert success_probability(task.table, greedy, task.max_episode_steps) == 1.0
 
 
 def test_same_seed_gives_the_same_run():
-    spec = LakeSpec.create("4x4", is_slippery=True)
+    task = LakeSpec.create("4x4", is_slippery=True).task()
     hp = Hyperparameters(budget=20_000)
-    first, second = train(spec, hp, seed=3), train(spec, hp, seed=3)
+    first, second = train(task, hp, seed=3), train(task, hp, seed=3)
     assert first.curve == second.curve
     np.testing.assert_allclose(first.actor.get_weights()[-1], second.actor.get_weights()[-1])
 
 
 def test_budget_stops_training_and_is_reported():
-    spec = LakeSpec.create("8x8", is_slippery=True)
+    task = LakeSpec.create("8x8", is_slippery=True).task()
     hp = dataclasses.replace(Hyperparameters(), budget=5_000)
-    result = train(spec, hp, seed=0)
+    result = train(task, hp, seed=0)
     assert result.stopped_because == "budget"
     assert result.env_steps >= 5_000 and result.env_steps < 5_000 + hp.n_envs * hp.n_steps
     assert result.curve[-1][0] == result.env_steps
+
+
+def test_deterministic_cliff_is_walked_along_the_edge():
+    task = create_task("CliffWalking-v1")
+    result = train(task, task.hyperparameters, seed=0)
+    assert result.stopped_because == "target"
+    assert result.evaluation.value == -13.0 and result.evaluation.best == -13.0
+    assert result.evaluation.success_rate == 1.0
+
+
+def test_cartpole_learns_in_a_small_budget_and_is_evaluated_by_monte_carlo():
+    task = create_task("CartPole-v1")
+    hp = dataclasses.replace(task.hyperparameters, budget=12_000, eval_episodes=10, eval_every=1000)
+    result = train(task, hp, seed=0)
+    untrained, trained = result.curve[0][1], result.evaluation.value
+    assert result.stopped_because == "budget"
+    assert trained > 2 * untrained  # balancing longer than the untrained policy's ~10-20 steps
+    assert result.evaluation.metric == "mean_return" and result.evaluation.episodes == 10
+    assert result.evaluation.best == 475.0 and result.evaluation.stderr >= 0
+    assert result.evaluation.sampled_value is not None
