@@ -81,9 +81,9 @@ class Server:
         started = time.monotonic()
         while time.monotonic() - started < timeout:
             try:
-                if requests.post(self.url + path, json=body, timeout=2).status_code == 200:
+                if requests.post(self.url + path, json=body, timeout=10).status_code == 200:
                     return time.monotonic() - started
-            except requests.ConnectionError:
+            except requests.RequestException:  # not listening yet, or busy starting
                 pass
             time.sleep(0.05)
         raise SystemExit(f"{self.url}{path} never answered")
