@@ -1,0 +1,28 @@
+"""A volume published by the schema-1 service (52dc247) keeps serving unchanged: the same
+answers its own loader tabulated, and the same /policy table with the lake's rows."""
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+POLICY = "frozenlake-4x4"
+
+
+def test_a_schema_1_version_serves_the_answers_it_always_did(tmp_path, start_service):
+    root = tmp_path / "artifacts"
+    shutil.copytree(DATA / "v1-artifact", root)
+    expected = json.loads((DATA / "v1-artifact-tables.json").read_text())
+    service = start_service(root)
+    service.wait_ready()
+    states = list(range(16))
+    probabilities = service.post("/policy", {"observations": states}).json()
+    assert probabilities["version"] == 1 and probabilities["action_names"] == ["LEFT", "DOWN", "RIGHT", "UP"]
+    np.testing.assert_allclose(probabilities["probabilities"], expected["probabilities"], atol=1e-9)
+    np.testing.assert_allclose(service.post("/value", {"observations": states}).json()["values"],
+                               expected["values"], atol=1e-9)
+    table = service.get("/policy").json()
+    assert table["desc"] == json.loads((root / POLICY / "1" / "manifest.json").read_text())["env"]["desc"]
+    assert service.get("/").status_code == 200
