@@ -45,3 +45,20 @@ def test_page_screenshot_is_taken(trained_service, tmp_path):
     assert screenshot.exists() and screenshot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert screenshot.stat().st_size > 10_000  # a drawn page, not a blank one
     print(f"screenshot: {screenshot}")
+
+
+def test_page_describes_a_policy_without_a_grid(tmp_path, start_service):
+    from tests.helpers import publish_box_models, random_box_models
+
+    root = tmp_path / "artifacts"
+    publish_box_models(root, "cartpole", *random_box_models())
+    service = start_service(root)
+    service.wait_ready()
+    result = chromium(service.url + "/", tmp_path / "profile", "--dump-dom")
+    dom = result.stdout
+    assert 'id="policy-cartpole"' in dom and "serving version 1" in dom
+    assert "Box of shape [4] (float32)" in dom and "CartPole-v1" in dom
+    assert "data-state=" not in dom  # no grid to draw
+    assert "mean return" in dom  # the evaluation, by the metric the manifest names
+    console = [line for line in result.stderr.splitlines() if ":CONSOLE" in line]
+    assert console == [], console
