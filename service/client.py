@@ -67,35 +67,35 @@ class PolicyClient:
         return {k: v for k, v in fields.items() if v is not None}
 
     def act(self, observation: Observation, mode: Mode = "sample", policy: str | None = None,
-            version: int | None = None, seed: int | None = None,
+            version: int | str | None = None, seed: int | None = None,
             action_mask: list[int] | None = None) -> ActResponse:
         body = self._body(observation=observation, mode=mode, policy=policy, version=version, seed=seed,
                           action_mask=action_mask)
         return ActResponse.model_validate(self._call("POST", "/act", json=body))
 
     def act_batch(self, observations: list[Observation], mode: Mode = "sample", policy: str | None = None,
-                  version: int | None = None, seed: int | None = None,
+                  version: int | str | None = None, seed: int | None = None,
                   action_mask: list[list[int]] | None = None) -> ActResponse:
         body = self._body(observations=list(observations), mode=mode, policy=policy, version=version, seed=seed,
                           action_mask=action_mask)
         return ActResponse.model_validate(self._call("POST", "/act", json=body))
 
-    def value(self, observation: Observation, policy: str | None = None, version: int | None = None) -> ValueResponse:
+    def value(self, observation: Observation, policy: str | None = None, version: int | str | None = None) -> ValueResponse:
         body = self._body(observation=observation, policy=policy, version=version)
         return ValueResponse.model_validate(self._call("POST", "/value", json=body))
 
     def values(self, observations: list[Observation], policy: str | None = None,
-               version: int | None = None) -> ValueResponse:
+               version: int | str | None = None) -> ValueResponse:
         body = self._body(observations=list(observations), policy=policy, version=version)
         return ValueResponse.model_validate(self._call("POST", "/value", json=body))
 
     def probabilities(self, observation: Observation, policy: str | None = None,
-                      version: int | None = None) -> ProbabilitiesResponse:
+                      version: int | str | None = None) -> ProbabilitiesResponse:
         body = self._body(observation=observation, policy=policy, version=version)
         return ProbabilitiesResponse.model_validate(self._call("POST", "/policy", json=body))
 
     def probabilities_batch(self, observations: list[Observation], policy: str | None = None,
-                            version: int | None = None) -> ProbabilitiesResponse:
+                            version: int | str | None = None) -> ProbabilitiesResponse:
         body = self._body(observations=list(observations), policy=policy, version=version)
         return ProbabilitiesResponse.model_validate(self._call("POST", "/policy", json=body))
 
