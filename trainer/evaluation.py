@@ -125,8 +125,9 @@ def monte_carlo_returns(
     """Returns the return of the first episode of every environment in the vector `envs`.
 
     The vector is reset with seed EVALUATION_SEED (a sync vector seeds environment i with
-    EVALUATION_SEED + i), so every evaluation, and every trainer compared on it, plays the
-    same starts. Environments that finished keep being stepped (the vector steps all at
+    EVALUATION_SEED + i, as `gymnasium.make` reset with that seed; a native one draws every
+    start from one generator seeded with it), so every evaluation, and every trainer
+    compared on it, plays the same starts. Environments that finished keep being stepped (the vector steps all at
     once) but no longer count.
     """
     n = envs.num_envs

@@ -77,9 +77,8 @@ class BoxTask:
 
     def _returns(self, actor: keras.Model, episodes: int, greedy: bool) -> np.ndarray:
         if episodes not in self._evaluation_envs:  # made once: sync vectors of many envs take a while
-            # Sync, even where a native vector exists: it seeds environment i with seed + i, so
-            # episode i is exactly `gymnasium.make(env_id)` reset with that seed.
-            self._evaluation_envs[episodes] = self.make_vec(episodes, "sync")
+            # Native where the env has one (CartPole's steps 100 episodes ~30x faster than sync).
+            self._evaluation_envs[episodes] = self.make_vec(episodes)
         # The sampled policy's draws are seeded too, so an evaluation is repeatable.
         rng = np.random.default_rng(EVALUATION_SEED)
         return monte_carlo_returns(self._evaluation_envs[episodes], self.batched(actor), greedy, rng)
@@ -88,7 +87,8 @@ class BoxTask:
         stderr = float(returns.std(ddof=1) / np.sqrt(len(returns))) if len(returns) > 1 else 0.0
         return Evaluation(
             metric="mean_return", value=float(returns.mean()), best=self.target_return,
-            method=f"Monte Carlo: {len(returns)} episodes, seeds {EVALUATION_SEED}..{EVALUATION_SEED + len(returns) - 1}",
+            method=f"Monte Carlo: the first episode of each of gymnasium.make_vec({self.env_id!r}, "
+                   f"num_envs={len(returns)}) reset with seed {EVALUATION_SEED}",
             stderr=stderr, episodes=len(returns),
         )
 
