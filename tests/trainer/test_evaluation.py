@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from trainer.evaluation import (
-    EVALUATION_SEED, best_stationary_policy, exact_return_and_success, monte_carlo_returns, one_hot,
+    EVALUATION_SEED, exact_return_and_success, monte_carlo_returns, one_hot,
     success_probability,
 )
 from trainer.lake import LakeSpec

@@ -18,13 +18,12 @@ from trainer.tasks.box import BoxTask
 from trainer.tasks.tabular import TabularTask
 
 MAX_EPISODE_STEPS = 100_000
-# gymnasium registers no step limit for CliffWalking: 100 steps is 7x the 13 of the
-# shortest path, ample for the slippery cliff's detour, and keeps a bad policy's
-# episodes (and their -100s) bounded.
-CLIFF_STEP_LIMIT = 100
-DEFAULT_TABULAR_STEP_LIMIT = 100
-# A Box env without a registered limit needs one, or a Monte Carlo evaluation may never end.
-DEFAULT_STEP_LIMIT = 1000
+# Where gymnasium registers no step limit (CliffWalking), a tabular env gets 100 steps:
+# 7x the 13 of the cliff's shortest path, ample for the slippery cliff's detour, and a bad
+# policy's episodes (and their -100s) stay bounded, as the exact evaluation needs.
+TABULAR_STEP_LIMIT = 100
+# A Box env without a registered limit needs one too, or a Monte Carlo evaluation may never end.
+BOX_STEP_LIMIT = 1000
 MAX_OBSERVATION_ELEMENTS = 4096  # the artifact format's cap
 LAKE_FLAGS = {"map_name": "--map", "desc": "--desc", "random_map": "--random-map", "map_seed": "--map-seed",
               "is_slippery": "--slippery"}
@@ -47,7 +46,7 @@ CLIFF_LAYOUT = {
     "terminal": "G",
 }
 
-# env id -> what the task knows beyond gymnasium: policy name, action names, the rest.
+# env id -> what a task knows beyond gymnasium: policy name, action names, goal, layout, hyperparameters.
 TUNED = {
     "Taxi-v4": dict(
         policy="taxi", actions=("SOUTH", "NORTH", "EAST", "WEST", "PICKUP", "DROPOFF"),
@@ -55,11 +54,11 @@ TUNED = {
     ),
     "CliffWalking-v1": dict(
         policy="cliffwalking", actions=("UP", "RIGHT", "DOWN", "LEFT"), goal="termination",
-        steps=CLIFF_STEP_LIMIT, layout=CLIFF_LAYOUT, hp=dataclasses.replace(_TABULAR, **_TAXI_CLIFF, budget=500_000),
+        layout=CLIFF_LAYOUT, hp=dataclasses.replace(_TABULAR, **_TAXI_CLIFF, budget=500_000),
     ),
     "CliffWalkingSlippery-v1": dict(
         policy="cliffwalking-slippery", actions=("UP", "RIGHT", "DOWN", "LEFT"), goal="termination",
-        steps=CLIFF_STEP_LIMIT, layout=CLIFF_LAYOUT, hp=dataclasses.replace(_TABULAR, **_TAXI_CLIFF, budget=500_000),
+        layout=CLIFF_LAYOUT, hp=dataclasses.replace(_TABULAR, **_TAXI_CLIFF, budget=500_000),
     ),
     "CartPole-v1": dict(policy="cartpole", actions=("LEFT", "RIGHT"), hp=_BOX),
     "Acrobot-v1": dict(policy="acrobot", hp=_BOX),
@@ -96,7 +95,7 @@ def create(env_id: str, max_episode_steps: int | None, target_return: float | No
     if not isinstance(env.action_space, gym.spaces.Discrete) or int(env.action_space.start) != 0:
         raise TaskError(f"{env_id} has {env.action_space} actions: only Discrete actions starting at 0 are supported")
     n_actions = int(env.action_space.n)
-    steps = max_episode_steps or tuned.get("steps") or spec.max_episode_steps
+    steps = max_episode_steps or spec.max_episode_steps
     common = dict(
         env_id=env_id, env_kwargs={}, default_policy_name=tuned.get("policy") or policy_name_of(env_id),
         action_names=tuned.get("actions") or tuple(str(a) for a in range(n_actions)),
@@ -110,7 +109,7 @@ def create(env_id: str, max_episode_steps: int | None, target_return: float | No
         if int(space.start) != 0 or not hasattr(base, "P") or not hasattr(base, "initial_state_distrib"):
             raise TaskError(f"{env_id} has discrete observations but no transition table (env.unwrapped.P)")
         return TabularTask(
-            **common, max_episode_steps=steps or DEFAULT_TABULAR_STEP_LIMIT, metric="expected_return",
+            **common, max_episode_steps=steps or TABULAR_STEP_LIMIT, metric="expected_return",
             goal=tuned.get("goal"), hyperparameters=tuned.get("hp", _TABULAR),
         )
     if isinstance(space, gym.spaces.Box):
@@ -120,7 +119,7 @@ def create(env_id: str, max_episode_steps: int | None, target_return: float | No
             raise TaskError(f"{env_id} observations of shape {space.shape} are not supported "
                             f"(1 to 4 dimensions, at most {MAX_OBSERVATION_ELEMENTS} elements)")
         return BoxTask(
-            **common, max_episode_steps=steps or DEFAULT_STEP_LIMIT, observation_space=space,
+            **common, max_episode_steps=steps or BOX_STEP_LIMIT, observation_space=space,
             target_return=target_return if target_return is not None else spec.reward_threshold,
             hyperparameters=tuned.get("hp", _BOX),
         )
