@@ -60,7 +60,7 @@ class LakeApi:
     # ---- policies ----------------------------------------------------------------------
 
     def _observation_request(self, model):
-        document = read_json_body(self.settings.max_body_bytes)
+        document = read_json_body(self.settings.max_body_bytes, self.plane.max_json_values())
         check_list_lengths(document, self.settings.max_batch, BATCH_FIELDS)
         body = validate(model, document, self.settings.max_error_details)
         policy = self.plane.resolve(body.policy, body.version, getattr(body, "seed", None))

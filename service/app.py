@@ -18,7 +18,7 @@ from service import metrics
 from service.api import LakeApi
 from service.dataplane import DataPlane
 from service.errors import ServiceError
-from service.http import Route
+from service.http import Route, release_memory_after_large_bodies
 from service.openapi import openapi_document
 from service.protocols.oip import OpenInferenceApi
 from service.protocols.tfserving import TfServingApi
@@ -83,6 +83,9 @@ def _install_hooks(app: Flask, error_styles: dict[str, str], cors_origins: list[
             return jsonify({"error": message}), status, headers
         body = {"error": {"status": status, "code": code, "message": message, "details": details}}
         return jsonify(body), status, headers
+
+    # Runs after the response is built, so the request's objects are already freed.
+    app.teardown_request(release_memory_after_large_bodies)
 
     @app.errorhandler(ServiceError)
     def service_error(error: ServiceError):

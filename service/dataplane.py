@@ -32,6 +32,7 @@ class DataPlane:
     def __init__(self, settings: Settings, registry: Registry):
         self.settings = settings
         self.registry = registry
+        self._max_values: tuple[Snapshot, int] | None = None
 
     # ---- which policy ------------------------------------------------------------------
 
@@ -40,6 +41,24 @@ class DataPlane:
             return self.settings.default_policy
         servable = [name for name, entry in snapshot.policies.items() if entry.served]
         return servable[0] if len(servable) == 1 else None
+
+    def max_json_values(self) -> int:
+        """Returns the most JSON values a valid request can hold for the policies served now:
+        a full batch of the largest observation, with a mask per observation, and room for
+        the other fields."""
+        snapshot = self.registry.snapshot
+        cached = self._max_values
+        if cached is not None and cached[0] is snapshot:
+            return cached[1]
+        per_observation = 2
+        for entry in snapshot.policies.values():
+            for policy in entry.loaded.values():
+                space = policy.observation_space
+                elements = 2 if isinstance(space, DiscreteSpace) else space.size + len(space.shape)
+                per_observation = max(per_observation, elements + len(policy.action_names) + 2)
+        budget = self.settings.max_batch * per_observation + 1024
+        self._max_values = (snapshot, budget)
+        return budget
 
     def resolve_any(self) -> None:
         """Raises NotReady unless some policy is served."""

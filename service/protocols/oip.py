@@ -156,7 +156,7 @@ class OpenInferenceApi:
         header_length = request.headers.get(BINARY_HEADER)
         if header_length is None:
             # Clients of the protocol do not all send a JSON content type; the body is JSON by definition.
-            return read_json_body(self.settings.max_body_bytes, require_json_type=False), None
+            return read_json_body(self.settings.max_body_bytes, self.plane.max_json_values(), require_json_type=False), None
         raw = read_body_bytes(self.settings.max_body_bytes)
         return split_binary_body(raw, header_length)
 

@@ -91,7 +91,7 @@ class TfServingApi:
         }))
 
     def predict(self, name: str, version: str | None = None, label: str | None = None) -> Response:
-        body = read_json_body(self.settings.max_body_bytes, require_json_type=False)
+        body = read_json_body(self.settings.max_body_bytes, self.plane.max_json_values(), require_json_type=False)
         if not isinstance(body, dict):
             raise InvalidRequest("the body must be a JSON object with 'instances' or 'inputs'")
         signature = body.get("signature_name", "serving_default")

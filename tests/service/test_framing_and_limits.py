@@ -85,8 +85,14 @@ def test_a_body_of_empty_lists_gets_a_small_answer(service):
     body = "[" + ",".join(["[]"] * 20000) + "]"
     response = service.post("/act", data=f'{{"observations": {body}}}',
                             headers={"Content-Type": "application/json"})
+    # Refused before parsing: the body holds more values than any request for the served policy can.
+    error = assert_error(response, 422, mentions=["JSON values", "at most"])
+    assert len(response.content) < 2048 and error["details"] == [{"field": "body", "max_values": 9024}]
+    # Under that budget, a batch over the cap is refused before any element is validated.
+    response = service.post("/act", data='{"observations": [' + ",".join(["[]"] * 1500) + "]}",
+                            headers={"Content-Type": "application/json"})
     error = assert_error(response, 422, mentions=["observations", "at most"])
-    assert len(response.content) < 2048 and error["details"] == [{"field": "observations", "max_items": 1000}]
+    assert error["details"] == [{"field": "observations", "max_items": 1000}]
 
 
 def test_many_invalid_elements_list_only_a_few_errors(service):
