@@ -8,6 +8,7 @@ plane (service/dataplane.py); this module only puts them together.
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 
@@ -32,7 +33,11 @@ def create_app(settings: Settings | None = None, cache_dir: Path | None = None, 
     if cache_dir is None:
         raise RuntimeError("no cache dir: run under service/gunicorn.conf.py or pass cache_dir")
     registry = Registry(Path(cache_dir))
-    registry.refresh()
+    try:
+        registry.refresh()
+    except Exception:  # a worker must boot even if the cache holds something bad: it serves
+        # nothing until the loader publishes a good state, and the watcher keeps trying.
+        logging.getLogger("service.app").exception("could not read the loader's state; starting empty")
     if watch:
         registry.watch_in_background()
     plane = DataPlane(settings, registry)

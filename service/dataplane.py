@@ -98,7 +98,7 @@ class DataPlane:
             version = entry.record.labels[version]
         if version not in entry.loaded:
             raise VersionNotFound(
-                f"policy {name!r} has no loaded version {version}",
+                f"policy {name!r} has no loaded version {str(version)[:20]}",
                 details=[{"field": "version", "allowed": sorted(entry.loaded)}],
             )
         return entry.loaded[version]
@@ -126,23 +126,29 @@ class DataPlane:
             return _discrete_states(raw, space.n, policy.name, field)
         return _box_observations(raw, policy, field)
 
-    def action_mask(self, policy: ServedPolicy, mask: list | None, count: int) -> np.ndarray | None:
-        """Returns the mask as a (count, n_actions) or (n_actions,) 0/1 array, checked."""
+    def action_mask(self, policy: ServedPolicy, mask, count: int) -> np.ndarray | None:
+        """Returns the mask as a (count, n_actions) or (n_actions,) 0/1 array, checked: one
+        mask for every observation or one per observation, each one 0 or 1 per action."""
         if mask is None:
             return None
         n_actions = len(policy.action_names)
-        array = np.asarray(mask, dtype=np.int64)
-        if array.ndim == 2 and array.shape[0] != count:
-            raise InvalidRequest(f"action_mask: {array.shape[0]} masks for {count} observations",
-                                 details=[{"field": "action_mask"}])
-        if array.shape[-1] != n_actions or np.any((array != 0) & (array != 1)):
-            raise InvalidRequest(
-                f"action_mask: one 0 or 1 per action of {policy.name} ({n_actions} actions) expected",
-                details=[{"field": "action_mask", "length": n_actions}],
-            )
+        expected = InvalidRequest(
+            f"action_mask: a list of one 0 or 1 per action of {policy.name} ({n_actions} actions), "
+            f"or one such list per observation ({count})",
+            details=[{"field": "action_mask", "length": n_actions}],
+        )
+        if not isinstance(mask, list) or not mask:
+            raise expected
+        rows = mask if all(type(row) is list for row in mask) else [mask]
+        if len(rows) not in (1, count) or (rows is mask and len(rows) != count):
+            raise expected
+        for row in rows:
+            if len(row) != n_actions or any(type(v) is not int or v not in (0, 1) for v in row):
+                raise expected
+        array = np.asarray(rows if rows is mask else rows[0], dtype=np.float64)
         if np.any(array.reshape(-1, n_actions).sum(axis=1) == 0):
             raise InvalidRequest("action_mask: allows no action", details=[{"field": "action_mask"}])
-        return array.astype(np.float64)
+        return array
 
     # ---- the verbs -----------------------------------------------------------------------
 
@@ -206,15 +212,16 @@ def _box_observations(raw: list, policy: ServedPolicy, field: str) -> np.ndarray
     shape = tuple(space.shape)
     expected = f"observations of {name} are lists of numbers of shape {list(shape)}"
     details = [{"field": field, "type": "array", "shape": list(shape)}]
+    if not _only_numbers(raw):
+        raise InvalidObservation(f"{field}: {expected}; only JSON numbers (not strings, true or false)",
+                                 details=details)
     try:
         array = np.asarray(raw, dtype=np.float64)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, OverflowError):  # ragged, or an integer too large for a float
         raise InvalidObservation(f"{field}: {expected}", details=details) from None
     if array.shape[1:] != shape or any(type(item) is not list for item in raw):
         got = list(array.shape[1:]) if array.ndim > 1 else "a number"
         raise InvalidObservation(f"{field}: {expected}, got shape {got}", details=details)
-    if not _only_numbers(raw):
-        raise InvalidObservation(f"{field}: {expected}; true/false are not numbers", details=details)
     limit = np.finfo(np.float32).max if space.dtype == "float32" else np.finfo(np.float64).max
     if not np.all(np.abs(array) <= limit):
         raise InvalidObservation(f"{field}: {expected}, with finite {space.dtype} numbers", details=details)
@@ -234,12 +241,13 @@ def _box_observations(raw: list, policy: ServedPolicy, field: str) -> np.ndarray
 
 
 def _only_numbers(raw: list) -> bool:
-    """Returns False if any leaf is a JSON true/false, which numpy would read as 1/0."""
+    """Returns False if any leaf is not a JSON number: numpy would read "1" as 1.0 and
+    true as 1.0."""
     stack = list(raw)
     while stack:
         item = stack.pop()
         if type(item) is list:
             stack.extend(item)
-        elif type(item) is bool:
+        elif type(item) is not int and type(item) is not float:
             return False
     return True

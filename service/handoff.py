@@ -56,7 +56,7 @@ class IgnoredEntry(BaseModel):
 
 
 class TrafficShare(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, allow_inf_nan=False)
 
     version: int
     weight: float = Field(gt=0, description="Share of the requests that name no version, out of the total weight.")

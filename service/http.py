@@ -84,7 +84,12 @@ def read_json_body(max_bytes: int, max_values: int, require_json_type: bool = Tr
     """
     if require_json_type and not request.is_json:
         raise UnsupportedMediaType("send the request body as JSON with 'Content-Type: application/json'")
-    raw = read_body_bytes(max_bytes)
+    return parse_json(read_body_bytes(max_bytes), max_values)
+
+
+def parse_json(raw: bytes, max_values: int) -> Any:
+    """Returns the parsed JSON document, refusing NaN/Infinity, deep nesting and, before
+    parsing, more than `max_values` values (see `read_json_body`)."""
     values = raw.count(b",") + raw.count(b"[")
     if values > max_values:
         raise InvalidRequest(

@@ -235,7 +235,11 @@ class Loader:
 
     def run_forever(self) -> None:
         self.resume()
+        parent = os.getppid()
         while True:
+            if os.getppid() != parent:  # the master is gone (even by SIGKILL): so is our reason to run
+                log.warning("the gunicorn master exited; stopping")
+                return
             state = self.scan()
             if self.state is None or _without_time(state) != _without_time(self.state):
                 self.publish(state)

@@ -67,7 +67,13 @@ class Registry:
         stamp = handoff.state_stamp(self.cache_dir)
         if stamp is None or stamp == self._stamp:
             return False
-        state = handoff.read_state(self.cache_dir)
+        try:
+            state = handoff.read_state(self.cache_dir)
+        except ValueError as exc:  # not a LoaderState: keep serving what we have, say so once
+            self._stamp = stamp
+            log.error("the loader's state file does not validate; keeping the current snapshot: %s",
+                      str(exc)[:500])
+            return False
         if state is None:
             return False
         self.snapshot = self._build(state)
@@ -86,7 +92,11 @@ class Registry:
                     continue
                 policy = self._by_servable.get(version.servable)
                 if policy is None:
-                    policy = _build_policy(name, version, handoff.read_servable(self.cache_dir, version.servable))
+                    try:
+                        policy = _build_policy(name, version, handoff.read_servable(self.cache_dir, version.servable))
+                    except Exception:  # one unreadable servable costs that version, not the rest
+                        log.exception("cannot read the servable of %s version %d", name, version.version)
+                        continue
                 by_servable[version.servable] = policy
                 if version.state is VersionState.LOADED:
                     loaded[version.version] = policy

@@ -35,7 +35,7 @@ class ObservationRequest(_Request):
         "[s1, s2] or the (batch, 1) nesting [[s1], [s2]]."
     )
     policy: str | None = Field(None, pattern=POLICY_NAME_PATTERN, description="Policy name; default if omitted.")
-    version: Annotated[int, Field(ge=1)] | Annotated[str, Field(pattern=LABEL_PATTERN)] | None = Field(
+    version: Annotated[int, Field(ge=1, le=2**63 - 1)] | Annotated[str, Field(pattern=LABEL_PATTERN)] | None = Field(
         None, description="A loaded version's number or label (stable, canary, latest, previous...); "
         "the served one (or the traffic split's choice) if omitted."
     )

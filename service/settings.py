@@ -7,6 +7,7 @@ one environment configures every process of the service.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 from policy_artifacts import ArtifactLimits
 
@@ -29,7 +30,7 @@ class Settings(BaseSettings):
         description='Names for versions, usable wherever a version is, e.g. {"frozenlake-4x4": {"stable": 3, '
         '"canary": 4}}; "latest" (the served version) and "previous" (the newest loaded one below it) always exist.',
     )
-    traffic_split: dict[str, dict[str, float]] = Field(
+    traffic_split: dict[str, dict[str, Annotated[float, Field(gt=0, le=1e6, allow_inf_nan=False)]]] = Field(
         default_factory=dict,
         description='Share of the requests that name no version, per label or version number, e.g. '
         '{"frozenlake-4x4": {"previous": 90, "latest": 10}}; a seeded request always lands on the same version.',

@@ -7,7 +7,8 @@ or slow connection holds only a greenlet; `worker_connections` of them per worke
 
 Bounds: a request's headers must arrive within `keepalive` seconds (gunicorn's gevent
 worker times out the wait for each request with it), and the whole request, body
-included, within `request_timeout` seconds of its first byte (`DeadlineSocket`).
+included, within `request_timeout` seconds of its first byte, and each answer must be
+taken by the client within `request_timeout` seconds (`DeadlineSocket`).
 """
 
 from __future__ import annotations
@@ -44,13 +45,22 @@ class DeadlineSocket:
         finally:
             self._sock.settimeout(None)
 
+    # Writes are bounded too: a client that never reads its answers (pipelining requests
+    # into a full receive buffer) is cut off instead of holding the connection forever.
     def send(self, data, *flags):
         self._deadline = None
-        return self._sock.send(data, *flags)
+        return self._bounded(self._sock.send, data, *flags)
 
     def sendall(self, data, *flags):
         self._deadline = None
-        return self._sock.sendall(data, *flags)
+        return self._bounded(self._sock.sendall, data, *flags)
+
+    def _bounded(self, write, *args):
+        self._sock.settimeout(self._seconds)
+        try:
+            return write(*args)
+        finally:
+            self._sock.settimeout(None)
 
     def __getattr__(self, name):
         return getattr(self._sock, name)

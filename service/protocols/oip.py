@@ -158,15 +158,15 @@ class OpenInferenceApi:
             # Clients of the protocol do not all send a JSON content type; the body is JSON by definition.
             return read_json_body(self.settings.max_body_bytes, self.plane.max_json_values(), require_json_type=False), None
         raw = read_body_bytes(self.settings.max_body_bytes)
-        return split_binary_body(raw, header_length)
+        return split_binary_body(raw, header_length, self.plane.max_json_values())
 
     def _observations(self, policy: ServedPolicy, inputs, binary: bytes | None) -> np.ndarray:
         if not isinstance(inputs, list) or len(inputs) != 1 or not isinstance(inputs[0], dict):
             raise InvalidRequest("inputs: exactly one input tensor, the observations, is expected")
         tensor = inputs[0]
-        name, datatype, shape = tensor.get("name", "observation"), tensor.get("datatype"), tensor.get("shape")
-        if not isinstance(shape, list) or not shape or type(shape[0]) is not int:
-            raise InvalidRequest(f"input {str(name)[:40]!r}: shape [batch, ...] is required")
+        name, datatype, shape = str(tensor.get("name", "observation"))[:40], tensor.get("datatype"), tensor.get("shape")
+        if not isinstance(shape, list) or not shape or type(shape[0]) is not int or shape[0] < 1:
+            raise InvalidRequest(f"input {name!r}: shape [batch, ...] with a batch of at least 1 is required")
         if shape[0] > self.settings.max_batch:
             raise InvalidRequest(f"input {name!r}: at most {self.settings.max_batch} observations, got {shape[0]}")
         discrete = isinstance(policy.observation_space, DiscreteSpace)
@@ -175,7 +175,7 @@ class OpenInferenceApi:
             raise InvalidRequest(f"input {name!r}: {policy.name} takes {' or '.join(allowed[:2])} observations, "
                                  f"got {str(datatype)[:20]!r}")
         raw = None
-        size = (tensor.get("parameters") or {}).get("binary_data_size")
+        size = _parameters(tensor, f"input {name!r}").get("binary_data_size")
         if size is not None:
             if binary is None or type(size) is not int or size != len(binary):
                 raise InvalidRequest(f"input {name!r}: binary_data_size does not match the binary part")
@@ -194,7 +194,7 @@ class OpenInferenceApi:
     @staticmethod
     def _wanted_outputs(body: dict) -> tuple[list[str], bool]:
         requested = body.get("outputs")
-        binary_default = bool((body.get("parameters") or {}).get("binary_data_output", False))
+        binary_default = bool(_parameters(body, "the request").get("binary_data_output", False))
         if requested is None:
             return list(OUTPUTS), binary_default
         if not isinstance(requested, list) or not all(isinstance(o, dict) for o in requested):
@@ -203,7 +203,8 @@ class OpenInferenceApi:
         unknown = [n for n in names if n not in OUTPUTS]
         if unknown or not names:
             raise InvalidRequest(f"outputs: unknown output {str(unknown[:1])[:40]}; this model has {list(OUTPUTS)}")
-        binary = any((o.get("parameters") or {}).get("binary_data", binary_default) for o in requested)
+        names = list(dict.fromkeys(names))
+        binary = any(_parameters(o, "an output").get("binary_data", binary_default) for o in requested)
         return names, binary
 
     def _answer(self, body: dict, policy: ServedPolicy, results: dict, binary: bool) -> Response:
@@ -221,6 +222,16 @@ class OpenInferenceApi:
         response = Response(header + b"".join(chunks), mimetype="application/octet-stream")
         response.headers[BINARY_HEADER] = str(len(header))
         return response
+
+
+def _parameters(holder: dict, what: str) -> dict:
+    """Returns the `parameters` object of a request, input or output ({} if absent)."""
+    parameters = holder.get("parameters")
+    if parameters is None:
+        return {}
+    if not isinstance(parameters, dict):
+        raise InvalidRequest(f"{what}: parameters must be an object")
+    return parameters
 
 
 def _signature(policy: ServedPolicy) -> tuple[list[dict], list[dict]]:

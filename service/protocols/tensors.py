@@ -4,12 +4,12 @@ binary tensor data extension, turned into the data plane's observations and back
 
 from __future__ import annotations
 
-import json
 import math
 
 import numpy as np
 
 from service.errors import InvalidRequest
+from service.http import parse_json
 
 # Datatypes the protocol names, as numpy dtypes (little-endian, as the binary extension is).
 DATATYPES = {
@@ -42,41 +42,39 @@ def flatten(data) -> list:
 def tensor_array(name: str, datatype: str, shape: list[int], data=None, raw: bytes | None = None) -> np.ndarray:
     """Returns the tensor as an array of its shape, from JSON `data` or binary `raw`."""
     if datatype not in DATATYPES or datatype == "BYTES":
-        raise InvalidRequest(f"input {name!r}: datatype {datatype!r} is not supported here; use "
+        raise InvalidRequest(f"input {name[:40]!r}: datatype {str(datatype)[:20]!r} is not supported here; use "
                              f"{'/'.join(INTEGER_TYPES[:2])} for discrete observations or FP32/FP64 for Box ones")
-    if not shape or any(type(d) is not int or d < 0 for d in shape) or len(shape) > 8:
-        raise InvalidRequest(f"input {name!r}: shape must be a list of non-negative integers, got {shape!r}")
+    if not isinstance(shape, list) or not shape or len(shape) > 8 or any(type(d) is not int or d < 0 for d in shape):
+        raise InvalidRequest(f"input {name[:40]!r}: shape must be a list of at most 8 non-negative integers, "
+                             f"got {str(shape)[:60]}")
     count = math.prod(shape)
     dtype = DATATYPES[datatype]
     if raw is not None:
         if len(raw) != count * dtype.itemsize:
-            raise InvalidRequest(f"input {name!r}: {len(raw)} binary bytes for shape {shape} of {datatype}")
+            raise InvalidRequest(f"input {name[:40]!r}: {len(raw)} binary bytes for shape {shape} of {datatype}")
         return np.frombuffer(raw, dtype=dtype).reshape(shape)
     leaves = flatten(data)
     if len(leaves) != count:
-        raise InvalidRequest(f"input {name!r}: {len(leaves)} values for shape {shape} ({count} expected)")
+        raise InvalidRequest(f"input {name[:40]!r}: {len(leaves)} values for shape {shape} ({count} expected)")
     integral = datatype in INTEGER_TYPES
     for value in leaves:
         # JSON true/false are not numbers, and a fraction is not an integer.
         if type(value) is bool or not isinstance(value, (int, float)) or (integral and type(value) is not int):
-            raise InvalidRequest(f"input {name!r}: {datatype} data must be {'integers' if integral else 'numbers'},"
+            raise InvalidRequest(f"input {name[:40]!r}: {datatype} data must be {'integers' if integral else 'numbers'},"
                                  f" got {str(value)[:40]!r}")
     try:
         return np.asarray(leaves, dtype=np.int64 if integral else np.float64).reshape(shape)
     except OverflowError:
-        raise InvalidRequest(f"input {name!r}: a value does not fit {datatype}") from None
+        raise InvalidRequest(f"input {name[:40]!r}: a value does not fit {datatype}") from None
 
 
-def split_binary_body(raw: bytes, header_length: str) -> tuple[dict, bytes]:
+def split_binary_body(raw: bytes, header_length: str, max_values: int) -> tuple[dict, bytes]:
     """Returns (JSON header, the binary part) of a body sent with the binary extension."""
-    if not header_length.isascii() or not header_length.isdigit() or int(header_length) > len(raw):
+    if (not header_length.isascii() or not header_length.isdigit() or len(header_length) > 12
+            or int(header_length) > len(raw)):
         raise InvalidRequest(f"{BINARY_HEADER}: {header_length[:20]!r} is not a length within the body")
     length = int(header_length)
-    try:
-        header = json.loads(raw[:length])
-    except ValueError as exc:
-        raise InvalidRequest(f"the JSON header of the binary request is not valid JSON: {exc}") from None
-    return header, raw[length:]
+    return parse_json(raw[:length], max_values), raw[length:]
 
 
 def encode_output(name: str, array: np.ndarray, datatype: str, binary: bool) -> tuple[dict, bytes]:

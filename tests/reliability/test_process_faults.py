@@ -113,3 +113,38 @@ def test_killed_loader_is_restarted_and_still_picks_up_new_versions(tmp_path, st
     service.wait_until(lambda: service.post("/act", {"observation": 0}).json()["version"] == 2,
                        "the restarted loader to load version 2")
     assert loader not in gunicorn_children(service)
+
+
+def test_a_bad_state_in_the_cache_dir_does_not_stop_workers_from_booting(tmp_path, start_service):
+    root, cache = tmp_path / "artifacts", tmp_path / "cache"
+    publish_models(root, POLICY, *random_models())
+    (cache / "servables").mkdir(parents=True)
+    (cache / "state.json").write_text('{"artifact_root_exists": true}')  # not a LoaderState
+    (cache / "servables" / "frozenlake-4x4-1-000000000000.npz").write_text("garbage")
+    service = start_service(root, LAKE_CACHE_DIR=cache)
+    service.wait_ready()  # the loader replaced the state; the workers booted and picked it up
+    assert service.post("/act", {"observation": 0}).json()["version"] == 1
+
+
+def test_the_loader_stops_when_the_master_is_killed(tmp_path, start_service):
+    service = ready_service(tmp_path, start_service)
+    (loader,) = [pid for pid in gunicorn_children(service) if "service.loader" in command_line(pid)]
+    service.process.kill()
+    service.process.wait(timeout=10)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and os.path.exists(f"/proc/{loader}"):
+        if open(f"/proc/{loader}/stat").read().split()[2] == "Z":
+            break  # exited, waiting to be reaped by init
+        time.sleep(0.2)
+    alive = os.path.exists(f"/proc/{loader}") and open(f"/proc/{loader}/stat").read().split()[2] != "Z"
+    if alive:
+        os.kill(loader, signal.SIGKILL)
+    for pid in gunicorn_children_of_dead(service):
+        os.kill(pid, signal.SIGKILL)
+    assert not alive, "the loader kept running without its master"
+
+
+def gunicorn_children_of_dead(service):
+    """Returns worker pids left behind by a killed master (reparented to init)."""
+    out = subprocess.run(["pgrep", "-f", f"gunicorn.*{service.port}"], capture_output=True, text=True).stdout
+    return [int(pid) for pid in out.split()]

@@ -99,3 +99,32 @@ def test_a_body_that_trickles_in_past_the_request_timeout_gets_a_408(tmp_path, s
         assert b'"request_timeout"' in answer
     finally:
         connection.close()
+
+
+def test_a_client_that_never_reads_its_answers_is_cut_off(tmp_path, start_service):
+    root = tmp_path / "artifacts"
+    publish_models(root, POLICY, *random_models())
+    service = start_service(root, LAKE_KEEPALIVE=60, LAKE_REQUEST_TIMEOUT=2)
+    service.wait_ready()
+    connection = socket.socket()
+    connection.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    connection.connect(("127.0.0.1", service.port))
+    try:
+        # Pipelined requests whose answers fill every buffer on the way, never read.
+        connection.sendall(b"GET /openapi.json HTTP/1.1\r\nHost: x\r\n\r\n" * 300)
+        time.sleep(6)
+        connection.settimeout(5)
+        received, closed = 0, False
+        try:
+            while True:
+                chunk = connection.recv(1 << 20)
+                if not chunk:
+                    closed = True
+                    break
+                received += len(chunk)
+        except (socket.timeout, ConnectionResetError) as exc:
+            closed = isinstance(exc, ConnectionResetError)
+        assert closed, f"the connection was kept open ({received} bytes were waiting)"
+        assert requests.get(service.url + "/healthz", timeout=5).status_code == 200
+    finally:
+        connection.close()

@@ -58,7 +58,7 @@ def test_seeded_samples_repeat(box_service):
     (3, ["shape [4]"]),
     ([[0.1, 0.2, 0.3, 0.4]], ["shape [4]"]),
     ([0.1, "x", 0.3, 0.4], ["shape [4]"]),
-    ([0.1, True, 0.3, 0.4], ["true/false"]),
+    ([0.1, True, 0.3, 0.4], ["true or false"]),
     ([9.0, 0.0, 0.0, 0.0], ["outside the space's bounds", "4.8"]),
     ([0.0, 1e39, 0.0, 0.0], ["finite float32"]),
 ])
@@ -120,3 +120,10 @@ def test_models_describe_the_box_space(box_service):
     space = status["versions"][0]["observation_space"]
     assert space["kind"] == "box" and space["shape"] == [4]
     assert json.loads(json.dumps(space["low"]))[1] is None  # unbounded velocity
+
+
+@pytest.mark.parametrize("observation", [["1", "2", "0", "0"], [10**400, 0, 0, 0]])
+def test_strings_and_huge_integers_are_not_observations(box_service, observation):
+    assert_error(box_service.post("/act", {"observation": observation}), 422, "invalid_observation")
+    tfs = box_service.post(f"/v1/models/{BOX}:predict", {"instances": [observation]})
+    assert tfs.status_code == 422 and isinstance(tfs.json()["error"], str)

@@ -153,3 +153,35 @@ def test_openapi_has_operation_ids_tags_and_every_protocol_route(service):
     for path in ["/v2/models/{name}/infer", "/v1/models/{name}:predict", "/act", "/healthz", "/v2/health/live"]:
         assert path in document["paths"], path
     assert document["paths"]["/healthz"]["get"]["responses"]["200"]["content"]
+
+
+@pytest.mark.parametrize("parameters", [
+    {"action_mask": 1}, {"action_mask": ["a", "b", "c", "d"]}, {"action_mask": {"a": 1}},
+    {"action_mask": [2**70, 1, 1, 1]}, {"action_mask": [[[1, 1, 1, 1]]]}, {"action_mask": [0.5, 1, 1, 1]},
+    {"action_mask": [True, 1, 1, 1]}, {"action_mask": [[1, 1, 1, 1], [1]]},
+])
+def test_odd_action_masks_are_refused_not_crashed(service, parameters):
+    body = {"inputs": [{"name": "observation", "shape": [2], "datatype": "INT64", "data": [0, 1]}],
+            "parameters": parameters}
+    response = service.post(f"/v2/models/{POLICY}/infer", body)
+    assert response.status_code == 422, response.text
+    ours = service.post("/act", {"observations": [0, 1], "action_mask": parameters["action_mask"]})
+    assert ours.status_code == 422, ours.text
+
+
+@pytest.mark.parametrize("tensor, headers", [
+    ({"name": "x" * 500_000, "shape": [1], "datatype": "INT64", "data": [99]}, {}),
+    ({"name": "observation", "shape": [1] + [1] * 200_000, "datatype": "INT64", "data": [0]}, {}),
+    ({"name": "observation", "shape": [0], "datatype": "INT64", "data": []}, {}),
+    ({"name": "observation", "shape": [1], "datatype": "INT64", "data": [0], "parameters": "x"}, {}),
+])
+def test_odd_tensors_get_small_4xx_answers(service, tensor, headers):
+    response = service.post(f"/v2/models/{POLICY}/infer", {"inputs": [tensor]}, headers=headers)
+    assert 400 <= response.status_code < 500, response.text[:300]
+    assert len(response.content) < 2048
+
+
+def test_a_binary_header_length_of_thousands_of_digits_is_422(service):
+    response = service.post(f"/v2/models/{POLICY}/infer", data=b"{}",
+                            headers={"Inference-Header-Content-Length": "9" * 5000})
+    assert response.status_code == 422 and isinstance(response.json()["error"], str)
