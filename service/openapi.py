@@ -10,6 +10,12 @@ from pydantic.json_schema import models_json_schema
 from service.http import Route
 from service.schemas import ErrorResponse
 
+DESCRIPTION = (
+    "Keras A2C policies for any gymnasium environment with discrete actions: discrete observations "
+    "(FrozenLake, Taxi, CliffWalking: an integer state) and Box observations (CartPole, Acrobot: a list of "
+    "numbers of the space's shape). The same policies through the service's own API, the Open Inference "
+    "Protocol (/v2) and TF Serving's REST API (/v1)."
+)
 OIP_ERROR = {"type": "object", "properties": {"error": {"type": "string"}}, "required": ["error"]}
 
 
@@ -50,7 +56,7 @@ def openapi_document(routes: list[Route], title: str = "lake-policy-server") -> 
         paths.setdefault(_openapi_path(route.path), {})[route.method.lower()] = _operation(route)
     return {
         "openapi": "3.1.0",
-        "info": {"title": title, "version": "2"},
+        "info": {"title": title, "version": "2", "description": DESCRIPTION},
         "tags": [{"name": tag} for tag in dict.fromkeys(r.tag for r in routes)],
         "paths": paths,
         "components": {"schemas": schemas.get("$defs", {})},
