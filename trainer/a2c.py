@@ -130,7 +130,9 @@ def train(
     env_steps = updates = 0
     curve, stopped_because = [], "budget"
     while True:
-        if updates % hp.eval_every == 0 or env_steps >= hp.budget:
+        # Not before the first update: an untrained policy never reaches a target, and
+        # playing its episodes to the step limit is what a Monte Carlo evaluation costs most.
+        if (updates and updates % hp.eval_every == 0) or env_steps >= hp.budget:
             evaluation, evaluated_at = task.evaluate(actor, hp), updates
             curve.append((env_steps, round(evaluation.value, 6)))
             if on_progress:

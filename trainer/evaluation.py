@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 from typing import Callable, Literal
 
 import numpy as np
+from gymnasium.vector import SyncVectorEnv
 
 from trainer.sampling import sample_categorical
 from trainer.transitions import TransitionTable
@@ -127,16 +128,24 @@ def monte_carlo_returns(
     The vector is reset with seed EVALUATION_SEED (a sync vector seeds environment i with
     EVALUATION_SEED + i, as `gymnasium.make` reset with that seed; a native one draws every
     start from one generator seeded with it), so every evaluation, and every trainer
-    compared on it, plays the same starts. Environments that finished keep being stepped (the vector steps all at
-    once) but no longer count.
+    compared on it, plays the same starts. A sync vector's environments are stepped one by
+    one anyway, so only those still in their first episode are (Acrobot's evaluations cost
+    half the steps); a native vector steps all at once, and finished ones no longer count.
     """
     n = envs.num_envs
     observations, _ = envs.reset(seed=EVALUATION_SEED)
+    singles = envs.envs if isinstance(envs, SyncVectorEnv) else None
     returns, running = np.zeros(n), np.ones(n, dtype=bool)
     while running.any():
-        policy = probabilities(observations)
+        playing = np.flatnonzero(running) if singles is not None else np.arange(n)
+        policy = probabilities(observations[playing])
         actions = policy.argmax(axis=1) if greedy else sample_categorical(policy, rng)
-        observations, rewards, terminated, truncated, _ = envs.step(actions)
+        if singles is None:
+            observations, rewards, terminated, truncated, _ = envs.step(actions)
+        else:
+            rewards, terminated, truncated = np.zeros(n), np.zeros(n, bool), np.zeros(n, bool)
+            for i, action in zip(playing, actions):
+                observations[i], rewards[i], terminated[i], truncated[i], _ = singles[i].step(action)
         returns += np.where(running, rewards, 0.0)
         running &= ~(terminated | truncated)
     return returns

@@ -16,6 +16,7 @@ import numpy as np
 
 from trainer.config import Hyperparameters
 from trainer.evaluation import EVALUATION_SEED, Evaluation, monte_carlo_returns
+from trainer.inference import numpy_forward
 from trainer.vector_env import VectorGym
 
 # During training a few episodes screen the policy; only a policy that passes them is
@@ -73,7 +74,11 @@ class BoxTask:
         return np.asarray(observations, dtype=np.float32).reshape(-1, *self.observation_space.shape)
 
     def batched(self, model: keras.Model) -> Callable[[np.ndarray], np.ndarray]:
-        return lambda observations: np.asarray(model.predict_on_batch(self.model_inputs(observations)), np.float64)
+        # Called once per rollout or evaluation: the snapshot serves every step of it.
+        forward = numpy_forward(model)
+        if forward is None:
+            return lambda observations: np.asarray(model.predict_on_batch(self.model_inputs(observations)), np.float64)
+        return lambda observations: forward(self.model_inputs(observations))
 
     def _returns(self, actor: keras.Model, episodes: int, greedy: bool) -> np.ndarray:
         if episodes not in self._evaluation_envs:  # made once: sync vectors of many envs take a while
