@@ -70,12 +70,16 @@ def _install_hooks(app: Flask, error_styles: dict[str, str], cors_origins: list[
 
     @app.after_request
     def record(response):
-        route = request.url_rule.rule if request.url_rule else "unmatched"
+        rule = request.url_rule
+        route = rule.rule if rule is not None else "unmatched"
         metrics.requests_counter(route, request.method, response.status_code).inc()
-        if hasattr(g, "started"):
-            metrics.latency_histogram(route).observe(time.perf_counter() - g.started)
+        started = g.get("started")
+        if started is not None:
+            metrics.latency_histogram(route).observe(time.perf_counter() - started)
+        if not cors_origins:  # off unless origins are listed in settings
+            return response
         origin = request.headers.get("Origin")
-        if origin and origin in cors_origins:  # off unless origins are listed in settings
+        if origin and origin in cors_origins:
             response.headers["Access-Control-Allow-Origin"] = origin
             response.headers["Vary"] = "Origin"
             response.headers["Access-Control-Allow-Headers"] = "Content-Type"

@@ -206,7 +206,19 @@ def _discrete_states(raw: list, n: int, name: str, field: str) -> np.ndarray:
     return np.asarray(states, dtype=np.int64)
 
 
+SMALL_BATCH_ELEMENTS = 256
+
+
 def _box_observations(raw: list, policy: ServedPolicy, field: str) -> np.ndarray:
+    space: BoxSpace = policy.observation_space
+    if len(space.shape) == 1 and len(raw) * space.size <= SMALL_BATCH_ELEMENTS:
+        return _small_box_batch(raw, policy, field)
+    return _box_observations_slowly(raw, policy, field)
+
+
+def _box_observations_slowly(raw: list, policy: ServedPolicy, field: str) -> np.ndarray:
+    """Returns the observations as one array after checking them with numpy, or raises
+    InvalidObservation naming the first thing wrong."""
     space: BoxSpace = policy.observation_space
     name = policy.name
     shape = tuple(space.shape)
@@ -238,6 +250,24 @@ def _box_observations(raw: list, policy: ServedPolicy, field: str) -> np.ndarray
                       "minimum": float(low[element]), "maximum": float(high[element])}],
         )
     return array
+
+
+def _small_box_batch(raw: list, policy: ServedPolicy, field: str) -> np.ndarray:
+    """The checks of `_box_observations`, element by element in Python: for a few flat
+    observations this is several times faster than numpy's whole-array machinery."""
+    space: BoxSpace = policy.observation_space
+    size = space.size
+    lows, highs = policy.box_bound_lists
+    limit = float(np.finfo(np.float32 if space.dtype == "float32" else np.float64).max)
+    for index, observation in enumerate(raw):
+        if type(observation) is not list or len(observation) != size:
+            return _box_observations_slowly(raw, policy, field)  # for its precise message
+        for element, value in enumerate(observation):
+            kind = type(value)
+            if (kind is not float and kind is not int) or not -limit <= value <= limit \
+                    or not lows[element] <= value <= highs[element]:
+                return _box_observations_slowly(raw, policy, field)
+    return np.array(raw, dtype=np.float64)
 
 
 def _only_numbers(raw: list) -> bool:

@@ -9,7 +9,7 @@ checked against the policy's space.
 
 from __future__ import annotations
 
-import threading
+import os
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -17,22 +17,31 @@ import numpy as np
 
 from policy_artifacts.manifest import BoxSpace, Manifest
 
-_per_thread = threading.local()
+_generator: dict[int, np.random.Generator] = {}
 
 
 def unseeded_generator() -> np.random.Generator:
-    """Returns the calling thread's own generator for unseeded samples: creating one per
-    request (seeding from the OS each time) cost more than the whole table lookup."""
-    generator = getattr(_per_thread, "generator", None)
+    """Returns this process's generator for unseeded samples, seeded from the OS once.
+
+    Creating one per request (seeding from the OS each time) cost more than the whole
+    table lookup. Keyed by process id, so forked workers never share a stream; numpy's
+    generators lock around each draw, so threads and greenlets may share one.
+    """
+    pid = os.getpid()
+    generator = _generator.get(pid)
     if generator is None:
-        generator = _per_thread.generator = np.random.default_rng()
+        generator = _generator[pid] = np.random.default_rng()
     return generator
 
 
 def sample_from_cumulative(cumulative: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Returns one action per row by inverse CDF; rows of `cumulative` end at (about) 1."""
+    last = cumulative.shape[1] - 1
+    if len(cumulative) == 1:  # one observation, the common request: skip the array machinery
+        row = cumulative[0]
+        return np.array([min(int(row.searchsorted(rng.random() * row[-1], side="right")), last)])
     draws = rng.random(len(cumulative))[:, None] * cumulative[:, -1:]
-    return np.minimum((draws >= cumulative).sum(axis=1), cumulative.shape[1] - 1)
+    return np.minimum((draws >= cumulative).sum(axis=1), last)
 
 
 def masked(probabilities: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -66,6 +75,12 @@ class ServedPolicy:
     @property
     def is_tabular(self) -> bool:
         return False
+
+    @cached_property
+    def box_bound_lists(self) -> tuple[list[float], list[float]]:
+        """Returns (low, high) flattened as Python floats, +-inf where unbounded."""
+        space: BoxSpace = self.manifest.observation_space
+        return ([-np.inf if v is None else v for v in space.low], [np.inf if v is None else v for v in space.high])
 
     @cached_property
     def box_bounds(self) -> tuple[np.ndarray, np.ndarray]:
@@ -171,6 +186,15 @@ class NetworkPolicy(ServedPolicy):
     def probabilities(self, observations: np.ndarray) -> np.ndarray:
         probabilities = np.asarray(self._run(self._actor, observations), dtype=np.float64)
         return probabilities / probabilities.sum(axis=1, keepdims=True)
+
+    def act(self, observations, greedy, rng, mask=None):
+        if mask is not None:
+            return super().act(observations, greedy, rng, mask)
+        # The softmax's own output: argmax and inverse-CDF sampling need no renormalising.
+        probabilities = self._run(self._actor, observations)
+        if greedy:
+            return probabilities.argmax(axis=1)
+        return sample_from_cumulative(np.cumsum(probabilities, axis=1, dtype=np.float64), rng)
 
     def value(self, observations: np.ndarray) -> np.ndarray:
         return np.asarray(self._run(self._critic, observations), dtype=np.float64).reshape(-1)
