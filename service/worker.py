@@ -5,6 +5,12 @@ Why gevent: a gthread worker gives each open connection one of a few threads, so
 clients that send one byte and stall hold every thread (slowloris). Under gevent an idle
 or slow connection holds only a greenlet; `worker_connections` of them per worker.
 
+Fairness: a gevent socket read returns at once, without yielding, when the client's next
+request is already waiting; so a greenlet serving a busy keep-alive connection would go
+on serving it while every other connection waits (measured with wrk: per-connection
+counts from 237 to 2,880 in one worker, p99 753 ms at 8 connections). The worker yields
+to the hub after each request, so every ready connection gets its turn.
+
 Bounds: a request's headers must arrive within `keepalive` seconds (gunicorn's gevent
 worker times out the wait for each request with it), and the whole request, body
 included, within `request_timeout` seconds of its first byte, and each answer must be
@@ -17,6 +23,7 @@ import json
 import socket
 import time
 
+import gevent
 from gunicorn import util
 from gunicorn.workers.ggevent import GeventWorker
 
@@ -86,3 +93,10 @@ class BoundedGeventWorker(GeventWorker):
     def handle(self, listener, client, addr):
         client.setblocking(1)
         super().handle(listener, DeadlineSocket(client, self.request_timeout), addr)
+
+    def handle_request(self, listener_name, req, sock, addr):
+        try:
+            return super().handle_request(listener_name, req, sock, addr)
+        finally:
+            # Round-robin between connections: see "Fairness" above.
+            gevent.sleep(0)
