@@ -27,7 +27,9 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from policy_artifacts.manifest import MANIFEST_FILE, MODEL_FILES, DiscreteSpace, Manifest, parse_manifest
+from policy_artifacts.manifest import (
+    MANIFEST_FILE, MODEL_FILES, SERVING_FILES, DiscreteSpace, Manifest, parse_manifest,
+)
 from policy_artifacts.store import ArtifactError, check_policy_name, describe_kind, first_line
 
 MiB = 1 << 20
@@ -43,7 +45,7 @@ _EOCD_BYTES = 22
 class ArtifactLimits:
     """The caps the gate applies to every version; the defaults are safe for a small service."""
 
-    max_model_bytes: int = 64 * MiB  # largest actor.keras / critic.keras file
+    max_model_bytes: int = 64 * MiB  # largest model file (.keras, or its .onnx serving form)
     max_manifest_bytes: int = 1 * MiB  # largest manifest.json
     max_uncompressed_bytes: int = 256 * MiB  # largest total declared uncompressed size of a .keras archive
     max_member_bytes: int = 128 * MiB  # largest declared uncompressed size of one archive member
@@ -62,7 +64,8 @@ class VerifiedVersion:
     """A version whose manifest parsed and fits the limits, and whose files matched their hashes."""
 
     manifest: Manifest
-    model_bytes: dict[str, bytes]
+    model_bytes: dict[str, bytes]  # actor.keras and critic.keras
+    serving_bytes: dict[str, bytes]  # their serving forms (actor.onnx, critic.onnx) where published
     where: str  # "<policy> version <n>", for messages
 
 
@@ -290,12 +293,19 @@ def read_verified(root: Path, policy: str, version: int, limits: ArtifactLimits)
         raw, _ = _read_regular_file(version_fd, MANIFEST_FILE, limits.max_manifest_bytes, where)
         manifest = _parse_manifest(raw, where)
         check_manifest_fits(manifest, policy, version, limits, where)
-        model_bytes = {}
+        model_bytes, serving_bytes = {}, {}
         for name in MODEL_FILES:
-            data, digest = _read_regular_file(version_fd, name, limits.max_model_bytes, where)
-            if digest != manifest.files[name]:
-                raise ArtifactError(f"{where}: {name} does not match its sha256 in the manifest")
-            check_archive(data, name, limits, where)
-            check_model_config(data, name, limits, where)
-            model_bytes[name] = data
-    return VerifiedVersion(manifest, model_bytes, where)
+            model_bytes[name] = _read_hashed(version_fd, name, manifest, limits, where)
+            check_archive(model_bytes[name], name, limits, where)
+            check_model_config(model_bytes[name], name, limits, where)
+        for name in SERVING_FILES.values():
+            if name in manifest.files:
+                serving_bytes[name] = _read_hashed(version_fd, name, manifest, limits, where)
+    return VerifiedVersion(manifest, model_bytes, serving_bytes, where)
+
+
+def _read_hashed(version_fd: int, name: str, manifest: Manifest, limits: ArtifactLimits, where: str) -> bytes:
+    data, digest = _read_regular_file(version_fd, name, limits.max_model_bytes, where)
+    if digest != manifest.files[name]:
+        raise ArtifactError(f"{where}: {name} does not match its sha256 in the manifest")
+    return data

@@ -1,39 +1,31 @@
-"""Loading a verified version's Keras models, checking them against the manifest, and
-turning them into a servable: what the service answers from without Keras.
+"""Checking a verified version's models against the manifest and turning them into a
+servable: what the service answers from. No TensorFlow and no Keras: the `.keras` files
+are read by `policy_artifacts.keras_reader` (numpy and h5py).
 
-- Discrete observations: the actor and critic take int32 states of shape (batch, 1) and
+- Discrete observations: the actor and critic take integer states of shape (batch, 1) and
   one-hot encode them inside (CategoryEncoding, or Embedding, of width n); they are
   tabulated over every state once, into a `TabularServable`.
-- Box observations: they take float32 of shape (batch, *shape); they are converted to
-  ONNX and checked against Keras (`policy_artifacts.network`), into a `NetworkServable`.
-
-Every Keras call runs with `tempfile` and TMPDIR pointed at a private directory that is
-removed afterwards, so nothing Keras or TensorFlow extracts or generates (archive
-members, autograph modules, export scratch) outlives the call, even when it fails.
+- Box observations: they take float32 of shape (batch, *shape); the version's published
+  serving form (actor.onnx, critic.onnx) is checked against the `.keras` models on sample
+  observations, into a `NetworkServable`. A Box version published before serving forms
+  existed is refused with the command that republishes it.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from policy_artifacts.gate import ArtifactLimits, read_verified
-from policy_artifacts.network import sample_observations, to_onnx
-from policy_artifacts.manifest import ACTOR_FILE, CRITIC_FILE, BoxSpace, DiscreteSpace, Manifest
+from policy_artifacts.keras_reader import KerasModel, read_keras_model
+from policy_artifacts.manifest import ACTOR_FILE, CRITIC_FILE, SERVING_FILES, BoxSpace, DiscreteSpace, Manifest
+from policy_artifacts.network import check_onnx, sample_observations
 from policy_artifacts.store import ArtifactError, first_line
 
 PROBABILITY_TOLERANCE = 1e-4
 ONE_HOT_ELEMENTS_PER_CALL = 1 << 24  # bounds the (rows x n) one-hot tensor of one tabulation call
-
-_temp_lock = threading.Lock()  # tempfile.tempdir is process-wide
 
 
 @dataclass(frozen=True, eq=False)
@@ -55,84 +47,33 @@ class NetworkServable:
     critic_onnx: bytes
 
 
-@contextmanager
-def private_tempdir() -> Iterator[Path]:
-    """Yields a fresh directory that `tempfile` and TMPDIR point at; removes it, and all in it, after."""
-    with _temp_lock:
-        directory = tempfile.mkdtemp(prefix="policy-load-")
-        saved_tempdir, saved_env = tempfile.tempdir, os.environ.get("TMPDIR")
-        tempfile.tempdir, os.environ["TMPDIR"] = directory, directory
-        try:
-            yield Path(directory)
-        finally:
-            tempfile.tempdir = saved_tempdir
-            if saved_env is None:
-                os.environ.pop("TMPDIR", None)
-            else:
-                os.environ["TMPDIR"] = saved_env
-            shutil.rmtree(directory, ignore_errors=True)
-
-
-def _load_keras_model(data: bytes, name: str, scratch: Path, where: str):
-    import keras
-
-    # Keras loads from a path; the private copy is made from the bytes that were hashed.
-    path = scratch / name
-    path.write_bytes(data)
-    try:
-        return keras.saving.load_model(path, compile=False, safe_mode=True)
-    except Exception as exc:  # Keras raises many types for a bad archive; one error out.
-        raise ArtifactError(f"{where}: {name} cannot be loaded safely: {first_line(exc)}") from None
-    finally:
-        path.unlink(missing_ok=True)
-
-
-def _nested_layers(model) -> Iterator:
-    for layer in model.layers:
-        yield layer
-        if hasattr(layer, "layers"):
-            yield from _nested_layers(layer)
-
-
-def _signature(model) -> str:
-    return f"{tuple(model.inputs[0].shape)} {model.inputs[0].dtype} -> {tuple(model.outputs[0].shape)}"
-
-
-def check_models_fit(manifest: Manifest, models: dict[str, object], where: str) -> None:
+def check_models_fit(manifest: Manifest, models: dict[str, KerasModel], where: str) -> None:
     """Raises ArtifactError unless each model maps the manifest's observations to its outputs.
 
-    Discrete: one int32 input (None, 1), one-hot width n; box: one float32 input (None, *shape).
+    Discrete: one integer input (None, 1), one-hot width n; box: one float32 input (None, *shape).
     Actor output (None, action_space.n), critic output (None, 1).
     """
     space = manifest.observation_space
     if isinstance(space, DiscreteSpace):
-        want_input, want_dtype = (None, 1), "int32"
+        want_input, want_dtypes = (1,), ("int32", "int64")
     else:
-        want_input, want_dtype = (None, *space.shape), "float32"
+        want_input, want_dtypes = tuple(space.shape), ("float32",)
     widths = {ACTOR_FILE: manifest.action_space.n, CRITIC_FILE: 1}
     for name, model in models.items():
-        if len(model.inputs) != 1 or len(model.outputs) != 1:
+        got_output = model(np.zeros((1, *model.input_shape), dtype=model.input_dtype)).shape[1:]
+        if (model.input_shape, got_output) != (want_input, (widths[name],)) or model.input_dtype not in want_dtypes:
             raise ArtifactError(
-                f"{where}: {name} has {len(model.inputs)} inputs and {len(model.outputs)} outputs; one of each is needed"
-            )
-        got_input, got_dtype = tuple(model.inputs[0].shape), str(model.inputs[0].dtype)
-        got_output = tuple(model.outputs[0].shape)
-        if (got_input, got_dtype, got_output) != (want_input, want_dtype, (None, widths[name])):
-            raise ArtifactError(
-                f"{where}: {name} maps {_signature(model)}, but the manifest's spaces need "
-                f"{want_input} {want_dtype} -> {(None, widths[name])}"
+                f"{where}: {name} maps {(None, *model.input_shape)} {model.input_dtype} -> {(None, *got_output)}, "
+                f"but the manifest's spaces need {(None, *want_input)} {want_dtypes[0]} -> {(None, widths[name])}"
             )
         if isinstance(space, DiscreteSpace):
-            encodings = [getattr(layer, "num_tokens", None) or getattr(layer, "input_dim", None)
-                         for layer in _nested_layers(model)
-                         if type(layer).__name__ in ("CategoryEncoding", "Embedding")]
-            if not encodings:
+            if not model.encoded_states:
                 raise ArtifactError(
                     f"{where}: {name} has no CategoryEncoding or Embedding layer, so its number of states is unknown"
                 )
-            if any(width != space.n for width in encodings):
+            if any(width != space.n for width in model.encoded_states):
                 raise ArtifactError(
-                    f"{where}: {name} encodes {', '.join(map(str, sorted(set(encodings))))} states, "
+                    f"{where}: {name} encodes {', '.join(map(str, sorted(set(model.encoded_states))))} states, "
                     f"the manifest's observation_space has {space.n}"
                 )
 
@@ -145,32 +86,42 @@ def check_outputs(probabilities: np.ndarray, values: np.ndarray, where: str) -> 
         raise ArtifactError(f"{where}: actor outputs are not probabilities")
 
 
-def tabulate(manifest: Manifest, actor, critic, where: str) -> TabularServable:
+def tabulate(manifest: Manifest, actor: KerasModel, critic: KerasModel, where: str) -> TabularServable:
     """Returns the actor's probabilities and the critic's values for every state, checked."""
     n = manifest.observation_space.n
     rows = max(1, min(n, ONE_HOT_ELEMENTS_PER_CALL // n))
     probabilities, values = [], []
     for start in range(0, n, rows):
         states = np.arange(start, min(n, start + rows), dtype=np.int32).reshape(-1, 1)
-        probabilities.append(np.asarray(actor(states, training=False), dtype=np.float64))
-        values.append(np.asarray(critic(states, training=False), dtype=np.float64).reshape(-1))
+        probabilities.append(actor(states))
+        values.append(critic(states).reshape(-1))
     probabilities, values = np.concatenate(probabilities), np.concatenate(values)
     check_outputs(probabilities, values, where)
     probabilities = probabilities / probabilities.sum(axis=1, keepdims=True)
     return TabularServable(manifest, probabilities, values)
 
 
-def convert(manifest: Manifest, actor, critic, scratch: Path, where: str) -> NetworkServable:
-    """Returns the actor and critic as ONNX, each checked against Keras on sample observations."""
+REPUBLISH_HINT = "python -m trainer.republish --artifact-root ROOT --policy {policy} --version {version}"
+
+
+def check_serving_form(manifest: Manifest, verified_serving: dict[str, bytes], actor: KerasModel,
+                       critic: KerasModel, where: str) -> NetworkServable:
+    """Returns the published ONNX actor and critic, each checked against its `.keras` model."""
+    missing = [name for name in SERVING_FILES.values() if name not in verified_serving]
+    if missing:
+        raise ArtifactError(
+            f"{where}: has no serving form ({', '.join(missing)}): it was published before the service "
+            f"stopped carrying TensorFlow; republish it with: "
+            + REPUBLISH_HINT.format(policy=manifest.policy, version=manifest.version)
+        )
     samples = sample_observations(manifest.observation_space)
-    probabilities = np.asarray(actor(samples, training=False), dtype=np.float64)
-    values = np.asarray(critic(samples, training=False), dtype=np.float64)
+    probabilities, values = actor(samples), critic(samples)
     check_outputs(probabilities, values, where)
-    return NetworkServable(
-        manifest,
-        actor_onnx=to_onnx(actor, ACTOR_FILE, samples, probabilities, scratch, where),
-        critic_onnx=to_onnx(critic, CRITIC_FILE, samples, values, scratch, where),
-    )
+    for keras_name, expected in ((ACTOR_FILE, probabilities), (CRITIC_FILE, values)):
+        name = SERVING_FILES[keras_name]
+        check_onnx(verified_serving[name], name, samples, expected, where)
+    return NetworkServable(manifest, actor_onnx=verified_serving[SERVING_FILES[ACTOR_FILE]],
+                           critic_onnx=verified_serving[SERVING_FILES[CRITIC_FILE]])
 
 
 def load_servable(
@@ -179,22 +130,21 @@ def load_servable(
     """Returns the servable of one version, after the whole gate; raises ArtifactError(reason).
 
     Order: paths and sizes, manifest, hashes and archive caps (`gate.read_verified`), then
-    Keras with safe mode on, the models against the manifest, and tabulation (discrete)
-    or ONNX conversion checked against Keras (box). A bad artifact never raises anything
-    but ArtifactError.
+    the `.keras` files read as an allowlisted chain of layers, the models against the
+    manifest, and tabulation (discrete) or the serving form checked against them (box).
+    A bad artifact never raises anything but ArtifactError.
     """
     verified = read_verified(Path(root), policy, version, limits)
     manifest, where = verified.manifest, verified.where
-    with private_tempdir() as scratch:
-        try:
-            models = {name: _load_keras_model(verified.model_bytes[name], name, scratch, where)
-                      for name in (ACTOR_FILE, CRITIC_FILE)}
-            check_models_fit(manifest, models, where)
-            actor, critic = models[ACTOR_FILE], models[CRITIC_FILE]
-            if isinstance(manifest.observation_space, BoxSpace):
-                return convert(manifest, actor, critic, scratch, where)
-            return tabulate(manifest, actor, critic, where)
-        except ArtifactError:
-            raise
-        except Exception as exc:  # a model that loads but cannot run is as bad as one that cannot load
-            raise ArtifactError(f"{where}: the models cannot be run: {first_line(exc)}") from None
+    try:
+        models = {name: read_keras_model(verified.model_bytes[name], f"{where}: {name}")
+                  for name in (ACTOR_FILE, CRITIC_FILE)}
+        check_models_fit(manifest, models, where)
+        actor, critic = models[ACTOR_FILE], models[CRITIC_FILE]
+        if isinstance(manifest.observation_space, BoxSpace):
+            return check_serving_form(manifest, verified.serving_bytes, actor, critic, where)
+        return tabulate(manifest, actor, critic, where)
+    except ArtifactError:
+        raise
+    except Exception as exc:  # a model that reads but cannot run is as bad as one that cannot be read
+        raise ArtifactError(f"{where}: the models cannot be run: {first_line(exc)}") from None

@@ -21,6 +21,11 @@ ACTOR_FILE = "actor.keras"
 CRITIC_FILE = "critic.keras"
 MANIFEST_FILE = "manifest.json"
 MODEL_FILES = (ACTOR_FILE, CRITIC_FILE)
+# The serving form of a Box-observation policy: each model as ONNX (policy_artifacts.network),
+# published beside the .keras files and hashed in `files` like them.
+ACTOR_ONNX_FILE = "actor.onnx"
+CRITIC_ONNX_FILE = "critic.onnx"
+SERVING_FILES = {ACTOR_FILE: ACTOR_ONNX_FILE, CRITIC_FILE: CRITIC_ONNX_FILE}
 
 # Bounds that keep a hostile manifest small in every process that holds it.
 MAX_ACTIONS = 1024
@@ -69,6 +74,11 @@ class BoxSpace(_Strict):
 
 
 ObservationSpace = Annotated[DiscreteSpace | BoxSpace, Field(discriminator="kind")]
+
+
+def parse_observation_space(fields: dict) -> DiscreteSpace | BoxSpace:
+    """Returns the observation space a manifest's `observation_space` fields describe."""
+    return BoxSpace.model_validate(fields) if fields.get("kind") == "box" else DiscreteSpace.model_validate(fields)
 
 
 class EnvSpec(_Strict):

@@ -1,9 +1,11 @@
-"""Box-observation policies as ONNX: the form the serving workers run without TensorFlow.
+"""Box-observation policies as ONNX: the serving form the workers run without TensorFlow.
 
-The loader converts each verified Keras model with Keras' own exporter
-(`model.export(path, format="onnx")`, through tf2onnx) and accepts the result only if
-ONNX Runtime takes it and it agrees with Keras. The contract the service relies on, for
-a policy whose observation space is `box` with `shape` and whose action space has A actions:
+The trainer exports each Box policy's actor and critic with Keras' own exporter
+(`trainer/serving_form.py`) and publishes them beside the `.keras` files, hashed in the
+manifest, after checking them against Keras. The loader checks them again, against the
+`.keras` files as `policy_artifacts.keras_reader` reads them, before anything is served.
+The contract the service relies on, for a policy whose observation space is `box` with
+`shape` and whose action space has A actions:
 
 - the graph has exactly one input: float32, shape [batch, *shape] with a free batch
   dimension; its name is whatever the export chose (use `session.get_inputs()[0].name`);
@@ -17,9 +19,6 @@ layer does); such a model is refused with that reason rather than served half-wo
 """
 
 from __future__ import annotations
-
-import warnings
-from pathlib import Path
 
 import numpy as np
 
@@ -50,7 +49,7 @@ def _check_session(session, name: str, shape: tuple[int, ...], width: int, where
     inputs, outputs = session.get_inputs(), session.get_outputs()
     if len(inputs) != 1:
         raise ArtifactError(
-            f"{where}: {name} as ONNX has {len(inputs)} inputs ({_describe(inputs)[:300]}); only the "
+            f"{where}: {name} has {len(inputs)} inputs ({_describe(inputs)[:300]}); only the "
             "observation may be one (layers such as Normalization export their constants as inputs: "
             "fold them into the next layer or normalise before the model)"
         )
@@ -58,31 +57,18 @@ def _check_session(session, name: str, shape: tuple[int, ...], width: int, where
     if inputs[0].type != "tensor(float)" or len(dims) != 1 + len(shape) or tuple(dims[1:]) != shape \
             or (isinstance(dims[0], int) and dims[0] > 0):
         raise ArtifactError(
-            f"{where}: {name} as ONNX takes {_describe(inputs)}, not float32 [batch, {', '.join(map(str, shape))}]"
+            f"{where}: {name} takes {_describe(inputs)}, not float32 [batch, {', '.join(map(str, shape))}]"
         )
     if len(outputs) != 1 or outputs[0].type != "tensor(float)" or len(outputs[0].shape) != 2 \
             or outputs[0].shape[1] != width:
-        raise ArtifactError(f"{where}: {name} as ONNX gives {_describe(outputs)}, not float32 [batch, {width}]")
+        raise ArtifactError(f"{where}: {name} gives {_describe(outputs)}, not float32 [batch, {width}]")
 
 
-def to_onnx(model, name: str, samples: np.ndarray, expected: np.ndarray, scratch: Path, where: str) -> bytes:
-    """Returns the model as ONNX bytes, once ONNX Runtime runs it and agrees with `expected`.
-
-    `expected` is Keras' output on `samples` (which also makes the model exportable: Keras
-    exports only models that have been called). Raises ArtifactError with the reason.
-    """
+def check_onnx(data: bytes, name: str, samples: np.ndarray, expected: np.ndarray, where: str) -> None:
+    """Raises ArtifactError unless ONNX Runtime takes `data`, it keeps the contract above, and its
+    outputs on `samples` agree with `expected` (the `.keras` model's) within ONNX_TOLERANCE."""
     import onnxruntime
 
-    path = scratch / f"{Path(name).stem}.onnx"
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", FutureWarning)  # Keras' tf2onnx shim probes np.object
-            model.export(str(path), format="onnx", verbose=False)
-        data = path.read_bytes()
-    except Exception as exc:
-        raise ArtifactError(f"{where}: {name} cannot be converted to ONNX: {first_line(exc)}") from None
-    finally:
-        path.unlink(missing_ok=True)
     try:
         session = onnxruntime.InferenceSession(data, providers=["CPUExecutionProvider"])
     except Exception as exc:
@@ -90,5 +76,4 @@ def to_onnx(model, name: str, samples: np.ndarray, expected: np.ndarray, scratch
     _check_session(session, name, tuple(samples.shape[1:]), expected.shape[1], where)
     got = np.asarray(session.run(None, {session.get_inputs()[0].name: samples})[0], dtype=np.float64)
     if got.shape != expected.shape or not np.allclose(got, expected, rtol=0, atol=ONNX_TOLERANCE):
-        raise ArtifactError(f"{where}: {name} as ONNX does not agree with Keras within {ONNX_TOLERANCE}")
-    return data
+        raise ArtifactError(f"{where}: {name} does not agree with its .keras model within {ONNX_TOLERANCE}")

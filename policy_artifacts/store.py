@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from policy_artifacts.manifest import MANIFEST_FILE, MODEL_FILES, SCHEMA_VERSION, Manifest
+from policy_artifacts.manifest import MANIFEST_FILE, MODEL_FILES, SCHEMA_VERSION, SERVING_FILES, Manifest
 
 POLICY_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 VERSION_NAME = re.compile(r"^[1-9][0-9]{0,17}$")  # ASCII only; at most 18 digits keeps it an int64
@@ -169,7 +169,8 @@ def publish_version(
     """Publishes a new version and returns it; its number is one above the highest existing.
 
     `write_model_files(staging_dir)` writes actor.keras and critic.keras into the staging
-    directory; this function hashes them, validates the manifest (schema 2), writes it, and
+    directory, and their serving forms (actor.onnx, critic.onnx) where the policy has
+    them; this function hashes them all, validates the manifest (schema 2), writes it, and
     renames the directory into place. Any failure removes the staging directory, so nothing
     half-made is left.
     """
@@ -186,6 +187,9 @@ def publish_version(
             if not file.is_file() or file.is_symlink():
                 raise ArtifactError(f"the trainer did not write {name} as a regular file")
             files[name] = sha256_file(file)
+        for name in SERVING_FILES.values():
+            if (staging / name).is_file() and not (staging / name).is_symlink():
+                files[name] = sha256_file(staging / name)
         taken = 0
         while True:
             version = max(list_versions(root, policy) + [taken]) + 1

@@ -1,8 +1,9 @@
-"""The loader process: the only process of the service that imports Keras.
+"""The loader process: the only process of the service that reads artifact files.
 
 Every poll interval it scans the artifact root and brings each policy to one decision:
 which version the workers serve. Each version goes through `policy_artifacts`' single
-gate (paths, sizes, hashes, archive limits, Keras safe mode, manifest against models);
+gate (paths, sizes, hashes, archive limits, the allowlisted `.keras` reader, manifest
+against models, the serving form against the models);
 what passes becomes a servable file in the cache dir, what fails is recorded with its
 reason. It publishes the result as one typed `LoaderState` (service/handoff.py).
 
@@ -28,7 +29,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from policy_artifacts import ArtifactError, list_policies, scan_versions, version_path
+from policy_artifacts import ArtifactError, NetworkServable, list_policies, load_servable, scan_versions, version_path
 from service import handoff, metrics
 from service.handoff import (
     IgnoredEntry, LoaderState, PolicyRecord, ServableKind, TrafficShare, VersionRecord, VersionState,
@@ -81,8 +82,6 @@ class Loader:
         return record
 
     def _load(self, policy: str, version: int, print_: tuple) -> VersionRecord:
-        from policy_artifacts import NetworkServable, load_servable  # Keras is imported here, once.
-
         try:
             servable = load_servable(self.settings.artifact_root, policy, version, self.limits)
         except ArtifactError as exc:
@@ -258,7 +257,6 @@ def _as_bytes_array(data: bytes):
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="[loader] %(levelname)s %(message)s", stream=sys.stderr)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     settings = Settings()  # LAKE_CACHE_DIR is set by gunicorn's master (gunicorn.conf.py)
     Loader(settings, Path(settings.cache_dir)).run_forever()

@@ -8,8 +8,10 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from policy_artifacts import ACTOR_FILE, CRITIC_FILE, list_versions, publish_version
-from trainer.models import build_actor, build_critic, inference_copy
+from policy_artifacts import list_versions, publish_version
+from policy_artifacts.manifest import parse_observation_space
+from trainer.models import build_actor, build_critic
+from trainer.serving_form import write_policy_files
 
 LAKE_4X4 = ["SFFF", "FHFH", "FFFH", "HFFG"]
 LAKE_ACTIONS = ["LEFT", "DOWN", "RIGHT", "UP"]
@@ -85,11 +87,8 @@ def random_box_models(shape=(4,), n_actions=2, seed=0):
 
 
 def _publish(root, policy, actor, critic, fields):
-    def write(directory):
-        inference_copy(actor).save(directory / ACTOR_FILE)
-        inference_copy(critic).save(directory / CRITIC_FILE)
-
-    return publish_version(root, policy, write, fields)
+    space = parse_observation_space(fields["observation_space"])
+    return publish_version(root, policy, lambda directory: write_policy_files(directory, actor, critic, space), fields)
 
 
 def publish_models(root, policy, actor, critic, **manifest_overrides):

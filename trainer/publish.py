@@ -10,10 +10,11 @@ import gymnasium
 import keras
 import numpy as np
 
-from policy_artifacts import ACTOR_FILE, CRITIC_FILE, PublishedVersion, publish_version
+from policy_artifacts import PublishedVersion, publish_version
+from policy_artifacts.manifest import parse_observation_space
 from trainer.a2c import TrainingResult
 from trainer.config import Hyperparameters
-from trainer.models import inference_copy
+from trainer.serving_form import write_policy_files
 from trainer.tasks import Task
 
 
@@ -57,11 +58,8 @@ def manifest_fields(task: Task, hp: Hyperparameters, seed: int | None, result: T
 def publish_result(
     root: Path, policy: str, task: Task, hp: Hyperparameters, seed: int | None, result: TrainingResult
 ) -> PublishedVersion:
-    """Returns the new version after saving both models and the manifest atomically."""
-
-    def write_models(directory: Path) -> None:
-        # Uncompiled copies: the files then name no custom loss, and load anywhere.
-        inference_copy(result.actor).save(directory / ACTOR_FILE)
-        inference_copy(result.critic).save(directory / CRITIC_FILE)
-
-    return publish_version(root, policy, write_models, manifest_fields(task, hp, seed, result))
+    """Returns the new version after saving both models (and their serving form) and the manifest atomically."""
+    fields = manifest_fields(task, hp, seed, result)
+    space = parse_observation_space(fields["observation_space"])
+    return publish_version(root, policy, lambda directory: write_policy_files(directory, result.actor, result.critic, space),
+                           fields)

@@ -1,10 +1,12 @@
 """Box-observation policies are served as ONNX that ONNX Runtime runs and that agrees with Keras."""
 
+import json
+
 import numpy as np
 import onnxruntime
 import pytest
 
-from policy_artifacts import ArtifactError, BoxSpace, NetworkServable
+from policy_artifacts import ArtifactError, BoxSpace, NetworkServable, load_servable, parse_manifest
 from policy_artifacts.network import sample_observations
 from tests.artifacts.conftest import load
 from tests.helpers import publish_box_models, random_box_models
@@ -38,17 +40,40 @@ def test_a_box_policy_over_matrices_round_trips_too(tmp_path):
     np.testing.assert_allclose(got, np.asarray(actor(observations)), rtol=0, atol=1e-5)
 
 
-def test_a_model_whose_onnx_graph_takes_its_constants_as_inputs_is_refused(tmp_path, private_tmp):
+def test_a_model_whose_onnx_graph_takes_its_constants_as_inputs_is_refused_at_publishing(tmp_path, private_tmp):
     import keras
 
     observation = keras.Input(shape=(4,), dtype="float32", name="observation")
     normalized = keras.layers.Normalization(mean=[0.0, 1.0, 0.0, 1.0], variance=[1.0, 2.0, 3.0, 4.0])(observation)
     actor = keras.Model(observation, keras.layers.Dense(2, activation="softmax")(normalized))
     _, critic = random_box_models()
-    version = publish_box_models(tmp_path, "normalized", actor, critic)
-    with pytest.raises(ArtifactError, match="actor.keras as ONNX has 3 inputs .* only the observation may be one"):
+    with pytest.raises(ArtifactError, match="actor.onnx has 3 inputs .* only the observation may be one"):
+        publish_box_models(tmp_path, "normalized", actor, critic)
+    assert list((tmp_path / "normalized").iterdir()) == []  # nothing published, no staging left
+    assert list(private_tmp.iterdir()) == []  # export scratch and autograph modules removed
+
+
+def test_a_box_version_without_its_serving_form_is_refused_with_the_command_that_republishes_it(tmp_path):
+    version = publish_box_models(tmp_path, "cartpole", *random_box_models())
+    manifest = json.loads((version.path / "manifest.json").read_text())
+    for name in ("actor.onnx", "critic.onnx"):
+        (version.path / name).unlink()
+        del manifest["files"][name]
+    (version.path / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ArtifactError, match=r"has no serving form \(actor.onnx, critic.onnx\).* "
+                                            r"python -m trainer.republish .*--policy cartpole --version 1"):
         load(version)
-    assert list(private_tmp.iterdir()) == []
+
+
+def test_a_serving_form_that_disagrees_with_its_keras_model_is_refused(tmp_path):
+    version = publish_box_models(tmp_path, "cartpole", *random_box_models(seed=3))
+    other = publish_box_models(tmp_path / "other", "cartpole", *random_box_models(seed=4))
+    manifest = json.loads((version.path / "manifest.json").read_text())
+    (version.path / "actor.onnx").write_bytes((other.path / "actor.onnx").read_bytes())
+    manifest["files"]["actor.onnx"] = json.loads((other.path / "manifest.json").read_text())["files"]["actor.onnx"]
+    (version.path / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ArtifactError, match="actor.onnx does not agree with its .keras model within 0.0001"):
+        load(version)
 
 
 def test_sample_observations_stay_within_bounds_and_are_repeatable():
@@ -58,3 +83,23 @@ def test_sample_observations_stay_within_bounds_and_are_repeatable():
     assert np.all(np.abs(samples[:, 0]) <= 4.8) and np.all(samples[:, 2] >= 0.5) and np.all(np.isfinite(samples))
     assert samples[:, 0].std() > 2  # uniform over the bounded element, not squeezed near zero
     np.testing.assert_array_equal(samples, sample_observations(space, count=100))
+
+
+def test_republishing_a_version_without_its_serving_form_makes_a_servable_next_version(tmp_path):
+    from trainer.republish import main as republish
+
+    actor, critic = random_box_models(seed=5)
+    old = publish_box_models(tmp_path, "cartpole", actor, critic)
+    manifest = json.loads((old.path / "manifest.json").read_text())
+    for name in ("actor.onnx", "critic.onnx"):
+        (old.path / name).unlink()
+        del manifest["files"][name]
+    (old.path / "manifest.json").write_text(json.dumps(manifest))
+
+    assert republish(["--artifact-root", str(tmp_path), "--policy", "cartpole", "--version", "1"]) == 0
+    servable = load_servable(tmp_path, "cartpole", 2)
+    observations = np.random.default_rng(6).normal(size=(16, 4)).astype(np.float32)
+    runtime = session(servable.actor_onnx)
+    got = runtime.run(None, {runtime.get_inputs()[0].name: observations})[0]
+    np.testing.assert_allclose(got, np.asarray(actor(observations)), rtol=0, atol=1e-5)
+    assert servable.manifest.evaluation == parse_manifest(manifest).evaluation

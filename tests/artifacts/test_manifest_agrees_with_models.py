@@ -6,7 +6,7 @@ import pytest
 from policy_artifacts import ArtifactError, publish_version
 from tests.artifacts.conftest import load, rewrite_manifest
 from tests.helpers import (
-    box_manifest_fields, manifest_fields, publish_box_models, publish_models, random_box_models, random_models,
+    box_manifest_fields, manifest_fields, publish_models, random_box_models, random_models,
 )
 
 
@@ -51,7 +51,7 @@ def test_a_critic_with_a_wide_output_is_refused(tmp_path):
 
 def test_a_discrete_model_without_a_state_encoding_is_refused(tmp_path):
     state = keras.Input(shape=(1,), dtype="int32")
-    x = keras.layers.Dense(8)(keras.ops.cast(state, "float32"))
+    x = keras.layers.Dense(8)(state)  # the raw state number, not an encoding of it
     actor = keras.Model(state, keras.layers.Dense(4, activation="softmax")(x))
     critic = keras.Model(state, keras.layers.Dense(1)(x))
     version = publish_raw(tmp_path, actor, critic, manifest_fields())
@@ -68,8 +68,8 @@ def test_an_actor_whose_outputs_are_not_probabilities_is_refused(tmp_path):
 
 
 def test_a_box_manifest_whose_shape_differs_from_the_models_is_refused(tmp_path):
-    version = publish_box_models(tmp_path, "p", *random_box_models(shape=(4,)), observation_space=dict(
-        kind="box", shape=[5], dtype="float32", low=[None] * 5, high=[None] * 5))
+    version = publish_raw(tmp_path, *random_box_models(shape=(4,)), box_manifest_fields(observation_space=dict(
+        kind="box", shape=[5], dtype="float32", low=[None] * 5, high=[None] * 5)))
     with pytest.raises(ArtifactError, match=r"actor.keras maps \(None, 4\) float32 -> \(None, 2\), .* need "
                                             r"\(None, 5\) float32"):
         load(version)

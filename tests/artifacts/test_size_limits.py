@@ -98,12 +98,13 @@ def test_an_archive_of_too_many_members_is_refused(published):
         load(version)
 
 
-def test_a_load_that_fails_inside_keras_leaves_no_temporary_files(published, private_tmp):
-    # Keras unpacks an archive of more than three members into a temporary directory of its
-    # own; a member that fails its CRC stops it half-way, and Keras never removes that directory.
+def test_an_archive_with_a_member_no_allowed_model_has_is_refused_and_leaves_no_temporary_files(
+        published, private_tmp):
+    # Keras would unpack such an archive into a temporary directory of its own, and a member
+    # that fails its CRC would stop it half-way; the reader refuses the member by its name.
     version, _, _ = published
     rebuild_archive(version, "actor.keras", {"assets/data.bin": bytes(4096)}, corrupt="assets/data.bin")
-    with pytest.raises(ArtifactError, match="actor.keras cannot be loaded safely"):
+    with pytest.raises(ArtifactError, match="actor.keras: has a member 'assets/data.bin'"):
         load(version)
     assert list(private_tmp.iterdir()) == []
 

@@ -104,15 +104,17 @@ def test_tritonclient_infers_box_observations(box_service):
     np.testing.assert_allclose(result.as_numpy("value"), values, atol=1e-6)
 
 
-def test_serving_workers_run_onnx_runtime_and_never_tensorflow(box_service):
+def test_no_process_of_the_service_loads_tensorflow_or_keras(box_service):
     children = subprocess.run(["pgrep", "-P", str(box_service.process.pid)], capture_output=True, text=True)
-    workers = [pid for pid in children.stdout.split()
-               if b"service.loader" not in open(f"/proc/{pid}/cmdline", "rb").read()]
-    assert len(workers) == 2
-    for pid in workers:
+    pids = children.stdout.split()
+    loaders = [pid for pid in pids if b"service.loader" in open(f"/proc/{pid}/cmdline", "rb").read()]
+    workers = [pid for pid in pids if pid not in loaders]
+    assert len(workers) == 2 and len(loaders) == 1
+    for pid in [str(box_service.process.pid), *pids]:
         maps = open(f"/proc/{pid}/maps").read()
-        assert "onnxruntime" in maps
-        assert "tensorflow" not in maps and "libtensorflow" not in maps
+        assert "tensorflow" not in maps and "/keras/" not in maps and "jax" not in maps, pid
+    for pid in workers + loaders:  # the loader checks the serving form; the workers run it
+        assert "onnxruntime" in open(f"/proc/{pid}/maps").read()
 
 
 def test_models_describe_the_box_space(box_service):

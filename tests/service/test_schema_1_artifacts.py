@@ -20,9 +20,11 @@ def test_a_schema_1_version_serves_the_answers_it_always_did(tmp_path, start_ser
     states = list(range(16))
     probabilities = service.post("/policy", {"observations": states}).json()
     assert probabilities["version"] == 1 and probabilities["action_names"] == ["LEFT", "DOWN", "RIGHT", "UP"]
-    np.testing.assert_allclose(probabilities["probabilities"], expected["probabilities"], atol=1e-9)
+    # The tables were recorded from Keras' float32 arithmetic; the service computes in
+    # float64 (and other CPUs round float32 differently): equal within float32 rounding.
+    np.testing.assert_allclose(probabilities["probabilities"], expected["probabilities"], rtol=1e-6, atol=1e-7)
     np.testing.assert_allclose(service.post("/value", {"observations": states}).json()["values"],
-                               expected["values"], atol=1e-9)
+                               expected["values"], rtol=1e-6, atol=1e-7)
     table = service.get("/policy").json()
     assert table["desc"] == json.loads((root / POLICY / "1" / "manifest.json").read_text())["env"]["desc"]
     assert service.get("/").status_code == 200
