@@ -6,6 +6,7 @@ line per request, in handling order), so the test asserts an order, never a time
 
 import socket
 import threading
+import time
 
 from tests.service.conftest import POLICY
 
@@ -55,6 +56,11 @@ def test_a_busy_keep_alive_connection_does_not_hold_the_worker(start_service, pu
         busy.close()
         quiet.close()
 
+    # gunicorn logs a request after its answer is sent: wait for the last lines to be written.
+    last = f"busy-{BURST - 1}"
+    deadline = time.monotonic() + 60
+    while last not in access_log.read_text().split() and time.monotonic() < deadline:
+        time.sleep(0.05)
     handled = [line.strip() for line in access_log.read_text().splitlines() if line.strip()]
     assert handled.count("quiet") == 1 and sum(p.startswith("busy-") for p in handled) == BURST, handled[-5:]
     busy_before_quiet = handled.index("quiet") - handled.index("busy-0")
