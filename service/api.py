@@ -133,6 +133,9 @@ class LakeApi:
                 "no valid policy version under the artifact root" if snapshot.artifact_root_exists
                 else "the artifact root does not exist yet")
             raise NotReady(reason)
+        unready = self.plane.registry.unready_peers()
+        if unready:  # a request may reach any worker: ready only when each of them can answer
+            raise NotReady(f"{len(unready)} other worker(s) have not installed a servable policy yet")
         served = {name: e.served.version for name, e in snapshot.policies.items() if e.served}
         return model_response(ReadyResponse(status="ready", ready=True, served=served))
 

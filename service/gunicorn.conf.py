@@ -11,6 +11,7 @@ import sys
 import tempfile
 import threading
 import time
+from pathlib import Path
 
 from service.settings import Settings
 
@@ -71,6 +72,8 @@ def child_exit(server, worker):
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)
+    # Its readiness report: a dead worker answers nothing (service/registry.py).
+    Path(os.environ["LAKE_CACHE_DIR"], "workers", f"{worker.pid}.json").unlink(missing_ok=True)
 
 
 def on_exit(server):

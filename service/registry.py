@@ -1,5 +1,9 @@
 """The worker's view of the loader's decisions: which versions exist and which is served.
 
+Each worker also says what it has installed, in `workers/<pid>.json` under the cache dir,
+so readiness can be decided for all workers together (`Registry.unready_peers`): a
+service is ready only when whichever worker takes a request can answer it.
+
 A background thread watches the loader's state file and, when it changes, validates it as
 a `LoaderState`, builds a new immutable `Snapshot` and swaps the reference. Requests read
 the reference once and keep that snapshot, so a swap never changes a policy under a
@@ -9,7 +13,9 @@ loader's. It only keeps the models the current state names, so its memory is bou
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -21,6 +27,7 @@ from service.policy import NetworkPolicy, ServedPolicy, TabularPolicy
 
 log = logging.getLogger("service.registry")
 WATCH_INTERVAL = 0.25
+WORKERS_DIR = "workers"
 
 
 @dataclass(frozen=True)
@@ -78,6 +85,7 @@ class Registry:
             return False
         self.snapshot = self._build(state)
         self._stamp = stamp
+        self._report_installed()
         for entry in self.snapshot.policies.values():
             if entry.served:
                 metrics.SERVED_VERSION.labels(policy=entry.name).set(entry.served.version)
@@ -107,6 +115,35 @@ class Registry:
         self._by_servable = by_servable
         return Snapshot(policies, state.artifact_root_exists, loader_seen=True)
 
+    # ---- what every worker has installed -------------------------------------------------
+
+    def _report_installed(self) -> None:
+        """Writes this process's readiness for the others to read (atomically: temp, rename)."""
+        directory = self.cache_dir / WORKERS_DIR
+        try:
+            directory.mkdir(exist_ok=True)
+            temporary = directory / f".{os.getpid()}.json"
+            temporary.write_text(json.dumps({"ready": self.snapshot.ready}))
+            os.replace(temporary, directory / f"{os.getpid()}.json")
+        except OSError:  # readiness then counts this worker as not ready: safe, and logged
+            log.exception("cannot report this worker's readiness")
+
+    def unready_peers(self) -> list[int]:
+        """Returns the pids of the other live workers of this service that cannot answer yet."""
+        directory = self.cache_dir / WORKERS_DIR
+        me, master = os.getpid(), os.getppid()
+        unready = []
+        for entry in directory.glob("*.json") if directory.is_dir() else []:
+            pid = int(entry.stem) if entry.stem.isdigit() else None
+            if pid is None or pid == me or _parent_of(pid) != master:
+                continue  # not a worker, this one, or a worker that is gone
+            try:
+                if not json.loads(entry.read_text()).get("ready"):
+                    unready.append(pid)
+            except (OSError, ValueError, AttributeError):
+                unready.append(pid)
+        return sorted(unready)
+
     def watch_in_background(self) -> threading.Thread:
         def watch():
             while True:
@@ -119,3 +156,13 @@ class Registry:
         thread = threading.Thread(target=watch, name="registry-watch", daemon=True)
         thread.start()
         return thread
+
+
+def _parent_of(pid: int) -> int | None:
+    """Returns the parent pid of a live process, None if there is none (or no /proc)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            # The command name (field 2) may hold spaces and parentheses: split after its last ')'.
+            return int(f.read().rsplit(b")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None

@@ -69,6 +69,11 @@ class Settings(BaseSettings):
     port: int = Field(8000, ge=1, le=65535, description="Port to bind.")
     workers: int = Field(2, ge=1, description="gunicorn worker processes.")
     timeout: int = Field(30, ge=1, description="Seconds before a silent worker is killed and replaced.")
+    boot_wait: float = Field(
+        30.0, ge=0, le=600,
+        description="Seconds a new worker waits for the loader's first state before it accepts connections "
+                    "anyway (then /readyz says it is waiting); 0 accepts at once.",
+    )
     graceful_timeout: int = Field(10, ge=1, description="Seconds in-flight requests get to finish on SIGTERM.")
     cache_dir: Path | None = Field(
         None, description="Where the loader writes tables for workers; unset = a fresh temporary directory."

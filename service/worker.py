@@ -84,11 +84,22 @@ def write_json_error(sock, status_int: int, reason: str, mesg: str) -> None:
 
 class BoundedGeventWorker(GeventWorker):
     def init_process(self):
-        self.request_timeout = Settings().request_timeout
+        settings = Settings()
+        self.request_timeout, self.boot_wait = settings.request_timeout, settings.boot_wait
         # gunicorn writes its own errors (request line or headers too large, bad chunked
         # framing) through this function and offers no hook: replaced in this process only.
         util.write_error = write_json_error
         super().init_process()
+
+    def run(self):
+        # A worker that accepted connections before it had the loader's state would answer
+        # 503 to requests that its siblings can serve: wait for the state (or `boot_wait`).
+        registry = self.wsgi.extensions["registry"]
+        deadline = time.monotonic() + self.boot_wait
+        while not registry.snapshot.loader_seen and time.monotonic() < deadline and self.alive:
+            self.notify()
+            gevent.sleep(0.02)
+        super().run()
 
     def handle(self, listener, client, addr):
         client.setblocking(1)

@@ -35,3 +35,34 @@ def test_pinned_version_is_served_instead_of_the_newest(tmp_path, start_service)
     assert service.post("/act", {"observation": 0}).json()["version"] == 2
     assert service.post("/act", {"observation": 0, "version": 3}).json()["version"] == 3
     assert service.get(f"/models/{POLICY}").json()["pinned_version"] == 2
+
+
+def test_after_the_first_ready_answer_no_request_is_refused_whichever_worker_takes_it(tmp_path, start_service):
+    import requests
+
+    root = tmp_path / "artifacts"
+    publish_models(root, POLICY, *random_models())
+    refused = []
+    for start in range(10):
+        service = start_service(root)
+        # Poll as a Kubernetes readiness probe would, with a fresh connection each time.
+        service.wait_until(lambda: requests.get(service.url + "/readyz", timeout=10).status_code == 200,
+                           "the first ready answer")
+        for _ in range(30):  # a new connection each: whichever worker accepts it answers
+            response = requests.post(service.url + "/act", json={"observation": 0}, timeout=10)
+            if response.status_code != 200:
+                refused.append((start, response.status_code, response.text[:200]))
+        service.stop()
+    assert refused == []
+
+
+def test_readiness_waits_for_every_worker(tmp_path, start_service):
+    root = tmp_path / "artifacts"
+    cache = tmp_path / "cache"
+    service = start_service(root, LAKE_WORKERS=3, LAKE_CACHE_DIR=cache)
+    service.wait_until(lambda: len(list((cache / "workers").glob("*.json"))) == 3,
+                       "each worker to report what it installed")
+    assert service.get("/readyz").status_code == 503
+    publish_models(root, POLICY, *random_models())
+    service.wait_until(lambda: service.get("/readyz").status_code == 200, "ready")
+    assert all(service.post("/act", {"observation": 0}).status_code == 200 for _ in range(30))
