@@ -14,6 +14,8 @@ Scenarios (all by default):
   and worker memory after eight of them at once, against the idle worker.
 - walk-back: a fresh instance with 20 broken versions above a good one, seconds to ready and
   serving the good one, against a fresh instance with the good version alone.
+- cold-start: a fresh instance with one tabular policy, seconds to its first ready answer, against
+  the no-op app under the same gunicorn; `/act` refused right after it; the loader's memory.
 """
 
 from __future__ import annotations
@@ -94,7 +96,7 @@ class Server:
 
     def stop(self) -> None:
         os.killpg(self.process.pid, signal.SIGTERM)
-        self.process.wait(timeout=30)
+        self.process.wait(timeout=90)  # a loaded machine stops slowly
 
 
 def service(root: Path, env: dict, **settings) -> Server:
@@ -315,7 +317,7 @@ def walk_back(root: Path, env: dict, workers: str, args) -> list[str]:
         shutil.copytree(good, version)
         manifest = json.loads((version / "manifest.json").read_text())
         manifest["version"] = number
-        if number % 4 == 0:  # loads in Keras, then disagrees with its models
+        if number % 4 == 0:  # reads as a model, then disagrees with its manifest
             manifest["observation_space"]["n"], manifest["layout"] = 25, None
         else:
             (version / "actor.keras").write_bytes(b"not a keras file")
@@ -335,8 +337,55 @@ def walk_back(root: Path, env: dict, workers: str, args) -> list[str]:
     ]
 
 
+def _first_ready(server: Server, path: str, timeout: float = 120) -> float:
+    """Returns seconds from the server's start until `path` first answered 200 (GET)."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        try:
+            if requests.get(server.url + path, timeout=10).status_code == 200:
+                return time.monotonic() - started
+        except requests.RequestException:
+            pass
+        time.sleep(0.02)
+    raise SystemExit(f"{server.url}{path} never answered 200")
+
+
+def cold_start(root: Path, env: dict, workers: str, args) -> list[str]:
+    one = Path(tempfile.mkdtemp(prefix="bench-one-"))
+    shutil.copytree(root / DISCRETE / "1", one / DISCRETE / "1")
+    starts, ready_s, noop_s, refused, loader_mb, worker_mb = 5, [], [], 0, [], []
+    for _ in range(starts):  # alternated, so drift on a shared machine hits both alike
+        server = service(one, env, default_policy=DISCRETE)
+        try:
+            ready_s.append(_first_ready(server, "/readyz"))
+            # Right after the first ready answer, as a load balancer would: new connections.
+            refused += sum(requests.post(server.url + "/act", json={"observation": 5}, timeout=10).status_code != 200
+                           for _ in range(30))
+            pids = children(server.process.pid)
+            loader_mb += [rss_mb(p) for p in pids if is_loader(p)]
+            worker_mb += [rss_mb(p) for p in pids if not is_loader(p)]
+        finally:
+            server.stop()
+        baseline = noop(env, workers)
+        try:
+            started = time.monotonic()
+            baseline.wait("/act", {"observation": 5})
+            noop_s.append(time.monotonic() - started)
+        finally:
+            baseline.stop()
+    ready, floor = statistics.median(ready_s), statistics.median(noop_s)
+    return [
+        f"| fresh start, one tabular policy: s to the first `/readyz` 200 (median of {starts}) | {ready:.2f} "
+        f"| no-op app under the same gunicorn to its first answers: {floor:.2f} | <= 2 s | {verdict(ready <= 2)} |",
+        f"| `/act` refused right after the first ready answer ({starts} starts x 30) | {refused} | - | 0 "
+        f"| {verdict(refused == 0)} |",
+        f"| loader resident memory, MB (max of {starts}) | {max(loader_mb):.0f} | a worker: {max(worker_mb):.0f} "
+        f"| <= 300 | {verdict(max(loader_mb) <= 300)} |",
+    ]
+
+
 SCENARIOS = {"throughput": throughput, "box": box, "slow-clients": slow_clients, "hostile": hostile,
-             "walk-back": walk_back}
+             "walk-back": walk_back, "cold-start": cold_start}
 
 
 def main() -> None:

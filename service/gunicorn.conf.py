@@ -48,6 +48,10 @@ def on_starting(server):
     metrics_dir = tempfile.mkdtemp(prefix="lake-metrics-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     _owned_dirs.append(metrics_dir)
+    # Started before the sockets and workers, so its first scan overlaps their start-up
+    # (workers accept connections only once it has published: service/worker.py). If the
+    # master never comes up, the loader notices its parent is gone and stops.
+    _loader["process"] = _start_loader()
 
 
 def _start_loader():
@@ -55,8 +59,6 @@ def _start_loader():
 
 
 def when_ready(server):
-    _loader["process"] = _start_loader()
-
     def supervise():
         while not _loader.get("stopping"):
             process = _loader["process"]
