@@ -107,11 +107,19 @@ def start_mlserver(onnx_dir: Path, workdir: Path) -> Server:
 
 def run_wrk(url: str, connections: int, duration: int) -> dict:
     """Returns wrk_post.lua's result: requests, seconds, p50_us, p99_us, per_connection, errors."""
-    out = subprocess.run(
-        ["wrk", f"-t{connections}", f"-c{connections}", f"-d{duration}s", "--timeout", "10s", "-s", str(WRK_SCRIPT),
-         url, "--", json.dumps(BODY)], capture_output=True, text=True, check=True,
-    ).stdout
-    result = json.loads(re.search(r"^RESULT (.*)$", out, re.M).group(1))
+    command = ["wrk", f"-t{connections}", f"-c{connections}", f"-d{duration}s", "--timeout", "10s",
+               "-s", str(WRK_SCRIPT), url, "--", json.dumps(BODY)]
+    for attempt in (1, 2):  # one retry: wrk once exited 1 mid-run, with its stderr unseen
+        run = subprocess.run(command, capture_output=True, text=True)
+        found = re.search(r"^RESULT (.*)$", run.stdout, re.M)
+        if not run.returncode and found:
+            break
+        print(f"wrk -c{connections} {url} failed ({run.returncode}), attempt {attempt}:\n{run.stdout}\n{run.stderr}",
+              file=sys.stderr, flush=True)
+    else:
+        raise SystemExit("wrk failed twice")
+    out = run.stdout
+    result = json.loads(found.group(1))
     if result["non_2xx"]:
         raise SystemExit(f"{url}: {result['non_2xx']} answers were not 200 under load:\n{out}")
     result["rps"] = result["requests"] / result["seconds"]
@@ -259,9 +267,9 @@ def main() -> None:
         "|---|---|---|---|",
         *target_rows,
         "",
-        "Answers per connection at 8 connections, last round: "
-        + "; ".join(f"{name} {', '.join(map(str, results[(name, 8)][-1]['per_connection']))}"
-                    for name in servers if (name, 8) in results) + ".",
+        "Answers per connection, last round: "
+        + "; ".join(f"{connections} connections, {name}: {', '.join(map(str, results[(name, connections)][-1]['per_connection']))}"
+                    for connections in counts if connections > 1 for name in servers) + ".",
         "",
         "Resident memory after the load, MB, RSS / PSS, every process of each server (label RSS/PSS per process):",
         "",
