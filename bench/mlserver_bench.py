@@ -248,10 +248,12 @@ def main() -> None:
     target_rows.append(f"| resident memory of all processes, service / MLServer: RSS; PSS "
                        f"| {rss['service'] / rss['MLServer']:.2f}; {pss['service'] / pss['MLServer']:.2f} | <= 1 "
                        f"| RSS {verdict(rss['service'] <= rss['MLServer'])}, PSS {verdict(pss['service'] <= pss['MLServer'])} |")
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT).stdout
+    # The code measured: the last commit that changed anything but the benchmarks themselves.
+    commit = subprocess.run(["git", "log", "-1", "--format=%h", "--", ".", ":!bench", ":!BENCHMARKS.md"],
+                            capture_output=True, text=True, cwd=ROOT).stdout
     table = "\n".join([
         f"Command: `python bench/mlserver_bench.py --duration {args.duration} --rounds {args.rounds} "
-        f"--connections {args.connections}` ({date.today()}, commit {commit.strip()}). Both servers with "
+        f"--connections {args.connections}` ({date.today()}, service at commit {commit.strip()}). Both servers with "
         f"{WORKERS} workers, running at once on the same 2 cores as wrk; MLServer {mlserver_version()} "
         f"(`parallel_workers: {WORKERS}`, debug off) with bench/mlserver_runtime.py. The same CartPole actor and "
         f"critic as ONNX ({onnx_source}), ONNX Runtime with one intra-op thread in both, the same three outputs. "
