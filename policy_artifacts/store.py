@@ -45,7 +45,7 @@ class VersionListing:
     """The versions of one policy on disk, and the entries beside them that are not versions."""
 
     versions: list[int] = field(default_factory=list)  # ascending
-    ignored: list[tuple[str, str]] = field(default_factory=list)  # (entry name, why it is not a version)
+    ignored: list[tuple[str, str]] = field(default_factory=list)  # (printable entry name, why it is not a version)
 
 
 def check_policy_name(name: str) -> str:
@@ -62,6 +62,12 @@ def first_line(exc: BaseException) -> str:
     """Returns the first line of an exception's message (at most 300 characters), or its type."""
     text = str(exc).strip()
     return text.splitlines()[0][:300] if text else type(exc).__name__
+
+
+def printable_name(name: str) -> str:
+    """Returns a directory entry's name as text any JSON writer takes: bytes that are not
+    UTF-8 (which Python keeps as lone surrogates) become `\\xNN` escapes."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def describe_kind(mode: int) -> str:
@@ -126,7 +132,7 @@ def scan_versions(root: Path, policy: str) -> VersionListing:
         if reason is None:
             versions.append(int(entry.name))
         else:
-            ignored.append((entry.name, reason))
+            ignored.append((printable_name(entry.name), reason))
     return VersionListing(sorted(versions), ignored)
 
 

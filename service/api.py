@@ -106,6 +106,7 @@ class LakeApi:
                 "for discrete observation spaces; ask POST /policy with observations instead",
                 details=[{"field": "policy", "observation_space": policy.observation_space.kind}],
             )
+        self.plane.check_answer_cells(policy.n_states * len(policy.action_names), "states x actions")
         return model_response(policy_table(policy))
 
     # ---- models and health -------------------------------------------------------------
@@ -133,6 +134,8 @@ class LakeApi:
                 "no valid policy version under the artifact root" if snapshot.artifact_root_exists
                 else "the artifact root does not exist yet")
             raise NotReady(reason)
+        if not self.plane.registry.installed_ready:
+            raise NotReady("this worker could not read every servable the loader named; retrying")
         unready = self.plane.registry.unready_peers()
         if unready:  # a request may reach any worker: ready only when each of them can answer
             raise NotReady(f"{len(unready)} other worker(s) have not installed a servable policy yet")
@@ -144,5 +147,6 @@ class LakeApi:
         return Response(data, content_type=content_type)
 
     def page(self) -> Response:
-        return render_template("index.html", policies=page_policies(self.plane.registry.snapshot))
+        return render_template("index.html", policies=page_policies(self.plane.registry.snapshot,
+                                                                     self.settings.max_answer_cells))
 

@@ -72,10 +72,14 @@ def _install_hooks(app: Flask, error_styles: dict[str, str], cors_origins: list[
     def record(response):
         rule = request.url_rule
         route = rule.rule if rule is not None else "unmatched"
-        metrics.requests_counter(route, request.method, response.status_code).inc()
         started = g.get("started")
-        if started is not None:
-            metrics.latency_histogram(route).observe(time.perf_counter() - started)
+
+        def update():
+            metrics.requests_counter(route, metrics.method_label(request.method), response.status_code).inc()
+            if started is not None:
+                metrics.latency_histogram(route).observe(time.perf_counter() - started)
+
+        metrics.record(update)
         if not cors_origins:  # off unless origins are listed in settings
             return response
         origin = request.headers.get("Origin")

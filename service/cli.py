@@ -28,13 +28,19 @@ def main(argv: list[str] | None = None) -> int:
             os.environ[f"LAKE_{name.upper()}"] = str(value)
 
     from pydantic import ValidationError
+    from pydantic_settings import SettingsError
 
     from service.settings import Settings
 
     try:
         Settings()
     except ValidationError as exc:
-        print(f"error: invalid settings: {exc}", file=sys.stderr)
+        first = exc.errors()[0]
+        print(f"error: invalid setting LAKE_{'_'.join(map(str, first['loc'][:1])).upper()}: {first['msg']}",
+              file=sys.stderr)
+        return 2
+    except (SettingsError, ValueError) as exc:  # e.g. a LAKE_* JSON setting that is not JSON
+        print(f"error: invalid settings: {str(exc).splitlines()[0][:300]}", file=sys.stderr)
         return 2
     # gunicorn in this process (not a second interpreter): half a second less to a cold start.
     from gunicorn.app.wsgiapp import run

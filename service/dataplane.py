@@ -14,7 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from policy_artifacts.manifest import BoxSpace, DiscreteSpace
-from service.errors import InvalidObservation, InvalidRequest, NotReady, PolicyNotFound, VersionNotFound
+from service.errors import (
+    InvalidObservation, InvalidRequest, NotReady, PayloadTooLarge, PolicyNotFound, VersionNotFound,
+)
 from service.policy import ServedPolicy, unseeded_generator
 from service.registry import Registry, Snapshot
 from service.settings import Settings
@@ -161,7 +163,17 @@ class DataPlane:
         return policy.value(observations)
 
     def probabilities(self, policy: ServedPolicy, observations: np.ndarray) -> np.ndarray:
+        self.check_answer_cells(len(observations) * len(policy.action_names), "observations x actions")
         return policy.probabilities(observations)
+
+    def check_answer_cells(self, cells: int, what: str) -> None:
+        """Raises PayloadTooLarge if an answer of `cells` numbers would pass the cap."""
+        if cells > self.settings.max_answer_cells:
+            raise PayloadTooLarge(
+                f"the answer would hold {cells} numbers ({what}), over the limit of "
+                f"{self.settings.max_answer_cells} (LAKE_MAX_ANSWER_CELLS); ask for fewer observations",
+                details=[{"field": "observations", "cells": cells, "limit": self.settings.max_answer_cells}],
+            )
 
 
 def seed_point(seed: int) -> float:

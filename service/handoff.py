@@ -124,6 +124,7 @@ def delete_servables_except(cache_dir: Path, keep: set[str]) -> list[str]:
 
 
 def write_state(cache_dir: Path, state: LoaderState) -> None:
+    Path(cache_dir).mkdir(parents=True, exist_ok=True)  # a /tmp cleaner may have removed it
     _write_atomically(Path(cache_dir) / STATE_FILE, lambda f: f.write(state.model_dump_json().encode()))
 
 

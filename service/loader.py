@@ -67,6 +67,7 @@ class Loader:
         self.removed: dict[str, dict[int, VersionRecord]] = {}
         self.previous_servables: set[str] = set()
         self.state: LoaderState | None = None
+        self.written_stamp = None  # the state file as this loader last wrote it
 
     # ---- one version -------------------------------------------------------------------
 
@@ -77,17 +78,19 @@ class Loader:
         known = self.attempts.get(key)
         if known is not None and known.fingerprint == print_:
             return known.record
-        record = self._load(policy, version, print_)
-        self.attempts[key] = Attempt(print_, record)
+        record, lasting = self._load(policy, version, print_)
+        if lasting:  # a cache that could not be written is tried again at the next scan
+            self.attempts[key] = Attempt(print_, record)
         return record
 
-    def _load(self, policy: str, version: int, print_: tuple) -> VersionRecord:
+    def _load(self, policy: str, version: int, print_: tuple) -> tuple[VersionRecord, bool]:
+        """Returns the version's record, and whether it lasts while its files are unchanged."""
         try:
             servable = load_servable(self.settings.artifact_root, policy, version, self.limits)
         except ArtifactError as exc:
-            return self._failed(policy, version, str(exc))
+            return self._failed(policy, version, str(exc)), True
         except Exception as exc:  # a loader that dies serves nobody; record and go on
-            return self._failed(policy, version, f"{type(exc).__name__}: {exc}")
+            return self._failed(policy, version, f"{type(exc).__name__}: {exc}"), True
         digest = hashlib.sha256(repr(print_).encode()).hexdigest()[:12]
         if isinstance(servable, NetworkServable):
             kind = ServableKind.ONNX
@@ -95,14 +98,17 @@ class Loader:
         else:
             kind = ServableKind.TABLES
             arrays = {"probabilities": servable.probabilities, "values": servable.values}
-        name = handoff.write_servable(self.cache_dir, f"{policy}-{version}-{digest}.npz", arrays)
+        try:
+            name = handoff.write_servable(self.cache_dir, f"{policy}-{version}-{digest}.npz", arrays)
+        except OSError as exc:  # a full or vanished cache disk: this version waits, the rest serve on
+            return self._failed(policy, version, f"cannot write its servable to the cache dir: {exc.strerror}"), False
         log.info("loaded %s version %d", policy, version)
         return VersionRecord(version=version, state=VersionState.LOADED, manifest=servable.manifest,
-                             servable=name, kind=kind)
+                             servable=name, kind=kind), True
 
     def _failed(self, policy: str, version: int, reason: str) -> VersionRecord:
         log.warning("refused %s version %d: %s", policy, version, reason)
-        metrics.LOAD_FAILURES.labels(policy=policy).inc()
+        metrics.record(lambda: metrics.LOAD_FAILURES.labels(policy=policy).inc())
         return VersionRecord(version=version, state=VersionState.FAILED, error=reason[:2000])
 
     # ---- one policy --------------------------------------------------------------------
@@ -116,8 +122,11 @@ class Loader:
         records: dict[int, VersionRecord] = {}
         for version in reversed(on_disk[-keep:]):
             records[version] = self.attempt(policy, version)
-        if pinned in on_disk:
-            records[pinned] = self.attempt(policy, pinned)
+        # Pinned, labelled and split versions stay loaded however old they are: a nightly
+        # retraining must not age the stable half of a canary split out of service.
+        for version in self._named_versions(policy):
+            if version in on_disk and version not in records:
+                records[version] = self.attempt(policy, version)
         if not any(r.state is VersionState.LOADED for r in records.values()):
             for version in reversed(on_disk[:-keep]):  # walk back to the newest good version
                 record = self.attempt(policy, version)
@@ -150,6 +159,13 @@ class Loader:
             ignored=[IgnoredEntry(name=name[:80], reason=reason) for name, reason in listing.ignored[:keep]],
         )
 
+    def _named_versions(self, policy: str) -> set[int]:
+        """Returns the version numbers the settings name for this policy: pinned, labelled, split."""
+        named = {self.settings.pinned_versions.get(policy)}
+        named |= set(self.settings.version_labels.get(policy, {}).values())
+        named |= {int(t) for t in self.settings.traffic_split.get(policy, {}) if t.isascii() and t.isdigit()}
+        return {v for v in named if isinstance(v, int)}
+
     def _routing(self, policy: str, served: int | None, loaded: dict) -> tuple[dict, list, list[str]]:
         """Returns (labels, traffic split, notes): the configured labels and split resolved
         to loaded versions now; what cannot be resolved is left out and noted."""
@@ -164,13 +180,17 @@ class Loader:
                 labels[label] = version
             else:
                 notes.append(f"label {label!r} names version {version}, which is not loaded")
-        traffic = []
+        traffic, unresolved = [], []
         for target, weight in self.settings.traffic_split.get(policy, {}).items():
             version = int(target) if target.isascii() and target.isdigit() else labels.get(target)
             if version in loaded and weight > 0:
                 traffic.append(TrafficShare(version=version, weight=weight, via=target))
             elif weight > 0:
-                notes.append(f"traffic for {target!r} goes to the other shares: it names no loaded version")
+                unresolved.append(target)
+        if unresolved:  # fail closed: moving a share to the others would change the experiment
+            notes.append(f"traffic split not applied: {', '.join(map(repr, unresolved))} names no loaded "
+                         f"version; every unversioned request goes to the served version")
+            traffic = []
         if len({share.version for share in traffic}) < 2:
             traffic = []  # one version, or none: plain serving says the same
         return labels, traffic, notes
@@ -197,8 +217,19 @@ class Loader:
 
     # ---- the whole root ----------------------------------------------------------------
 
+    def _forget_missing_servables(self) -> None:
+        """Forgets loaded versions whose servable file is gone (a cleaned cache dir), so this
+        scan writes them again instead of naming files no worker can read."""
+        directory = self.cache_dir / handoff.SERVABLES_DIR
+        for key, attempt in list(self.attempts.items()):
+            servable = attempt.record.servable
+            if servable and not (directory / servable).is_file():
+                del self.attempts[key]
+                self.served.pop(key[0], None) if self.served.get(key[0]) == attempt.record else None
+
     def scan(self) -> LoaderState:
         """Returns the state the workers should see now."""
+        self._forget_missing_servables()
         root_exists = Path(self.settings.artifact_root).is_dir()
         names = set(list_policies(self.settings.artifact_root)) | set(self.served)
         policies = {name: self.decide(name) for name in sorted(names)}
@@ -209,10 +240,11 @@ class Loader:
         """Writes the state for the workers and deletes servables neither it nor the last one names."""
         named = {r.servable for p in state.policies.values() for r in p.versions if r.servable}
         handoff.write_state(self.cache_dir, state)
+        self.written_stamp = handoff.state_stamp(self.cache_dir)
         handoff.delete_servables_except(self.cache_dir, named | self.previous_servables)
         self.previous_servables = named
         self.state = state
-        metrics.record_versions(state)
+        metrics.record(lambda: metrics.record_versions(state))
 
     def resume(self) -> None:
         """Takes over what a previous loader process of this service published, so a restart
@@ -239,9 +271,13 @@ class Loader:
             if os.getppid() != parent:  # the master is gone (even by SIGKILL): so is our reason to run
                 log.warning("the gunicorn master exited; stopping")
                 return
-            state = self.scan()
-            if self.state is None or _without_time(state) != _without_time(self.state):
-                self.publish(state)
+            try:
+                state = self.scan()
+                if self.state is None or _without_time(state) != _without_time(self.state) \
+                        or handoff.state_stamp(self.cache_dir) != self.written_stamp:  # removed or overwritten
+                    self.publish(state)
+            except Exception:  # a full disk, a removed cache dir: say so, keep serving, retry
+                log.exception("could not scan or publish; trying again in %s s", self.settings.poll_interval)
             time.sleep(self.settings.poll_interval)
 
 

@@ -7,7 +7,9 @@ multiprocess mode). Without it (a plain Flask run) the default registry is used.
 
 from __future__ import annotations
 
+import logging
 import os
+from collections.abc import Callable
 from functools import lru_cache
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -26,6 +28,15 @@ VERSIONS = Gauge(
     "lake_versions", "Versions known to the loader, by state.", ["policy", "state"],
     multiprocess_mode="livemostrecent",
 )
+
+
+# Label values come from closed sets, so a client cannot grow the metrics without bound.
+KNOWN_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
+
+
+def method_label(method: str) -> str:
+    """Returns the method as a label: one of KNOWN_METHODS, else "other"."""
+    return method if method in KNOWN_METHODS else "other"
 
 
 # Looking up a labelled child costs more than incrementing it; the label sets are few
@@ -52,9 +63,29 @@ def record_versions(state) -> None:
             VERSIONS.labels(policy=name, state=version_state).set(count)
 
 
+def _ensure_directory() -> None:
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory:
+        os.makedirs(directory, exist_ok=True)  # a /tmp cleaner may have removed it
+
+
+def record(update: Callable[[], None]) -> None:
+    """Runs a metrics update; trouble with the metrics files (a removed directory, a full
+    disk) is logged and the directory re-created, never raised: metrics fail no request."""
+    try:
+        update()
+    except OSError:
+        logging.getLogger("service.metrics").exception("could not update a metric")
+        try:
+            _ensure_directory()
+        except OSError:
+            pass
+
+
 def exposition() -> tuple[bytes, str]:
     """Returns the metrics page and its content type."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        _ensure_directory()
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
     else:

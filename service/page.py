@@ -63,8 +63,9 @@ def space_summary(policy: ServedPolicy) -> str:
     return f"Box of shape {list(space.shape)} ({space.dtype})"
 
 
-def page_policies(snapshot: Snapshot) -> list[dict]:
-    """Returns what the template draws for each policy."""
+def page_policies(snapshot: Snapshot, max_cells: int) -> list[dict]:
+    """Returns what the template draws for each policy (grids of more than `max_cells`
+    numbers are left out: the page would weigh megabytes)."""
     policies = []
     for entry in snapshot.policies.values():
         served = entry.served
@@ -72,7 +73,8 @@ def page_policies(snapshot: Snapshot) -> list[dict]:
         curve = manifest.training.curve if manifest else []
         policies.append({
             "name": entry.name, "served": served, "status": policy_status(entry),
-            "cells": grid_cells(served) if isinstance(served, TabularPolicy) else None,
+            "cells": grid_cells(served) if isinstance(served, TabularPolicy)
+            and served.n_states * len(served.action_names) <= max_cells else None,
             "legend": manifest.layout.legend if manifest and manifest.layout else {},
             "env": manifest.env if manifest else None,
             "space": space_summary(served) if served else "",

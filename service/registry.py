@@ -68,6 +68,7 @@ class Registry:
         self.snapshot = Snapshot()
         self._stamp = None
         self._by_servable: dict[str, ServedPolicy] = {}
+        self.installed_ready = False  # every servable of the current state read, and one served
 
     def refresh(self) -> bool:
         """Returns True if a new snapshot was installed because the loader's state changed."""
@@ -83,16 +84,20 @@ class Registry:
             return False
         if state is None:
             return False
-        self.snapshot = self._build(state)
-        self._stamp = stamp
-        self._report_installed()
+        self.snapshot, unreadable = self._build(state)
+        # A servable that could not be read (removed from a cleaned cache dir, say) is tried
+        # again at the next tick, once the loader has written it again; meanwhile this
+        # worker reports itself not ready rather than answer 404 for that policy.
+        self._stamp = None if unreadable else stamp
+        self._report_installed(ready=self.snapshot.ready and not unreadable)
         for entry in self.snapshot.policies.values():
             if entry.served:
-                metrics.SERVED_VERSION.labels(policy=entry.name).set(entry.served.version)
+                metrics.record(lambda e=entry: metrics.SERVED_VERSION.labels(policy=e.name).set(e.served.version))
         return True
 
-    def _build(self, state: LoaderState) -> Snapshot:
-        by_servable, policies = {}, {}
+    def _build(self, state: LoaderState) -> tuple[Snapshot, list[str]]:
+        """Returns the snapshot of `state`, and the servables it names that could not be read."""
+        by_servable, policies, unreadable = {}, {}, []
         for name, record in state.policies.items():
             loaded, served = {}, None
             for version in record.versions:
@@ -104,6 +109,7 @@ class Registry:
                         policy = _build_policy(name, version, handoff.read_servable(self.cache_dir, version.servable))
                     except Exception:  # one unreadable servable costs that version, not the rest
                         log.exception("cannot read the servable of %s version %d", name, version.version)
+                        unreadable.append(version.servable)
                         continue
                 by_servable[version.servable] = policy
                 if version.state is VersionState.LOADED:
@@ -113,17 +119,18 @@ class Registry:
             policies[name] = PolicyEntry(record, served, loaded)
         # Models of versions the loader no longer names are dropped here, with the old snapshot.
         self._by_servable = by_servable
-        return Snapshot(policies, state.artifact_root_exists, loader_seen=True)
+        return Snapshot(policies, state.artifact_root_exists, loader_seen=True), unreadable
 
     # ---- what every worker has installed -------------------------------------------------
 
-    def _report_installed(self) -> None:
+    def _report_installed(self, ready: bool) -> None:
         """Writes this process's readiness for the others to read (atomically: temp, rename)."""
         directory = self.cache_dir / WORKERS_DIR
+        self.installed_ready = ready
         try:
-            directory.mkdir(exist_ok=True)
+            directory.mkdir(parents=True, exist_ok=True)
             temporary = directory / f".{os.getpid()}.json"
-            temporary.write_text(json.dumps({"ready": self.snapshot.ready}))
+            temporary.write_text(json.dumps({"ready": ready}))
             os.replace(temporary, directory / f"{os.getpid()}.json")
         except OSError:  # readiness then counts this worker as not ready: safe, and logged
             log.exception("cannot report this worker's readiness")

@@ -6,13 +6,20 @@ one environment configures every process of the service.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated
 
 from policy_artifacts import ArtifactLimits
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+# Labels the loader always resolves ("latest": the served version; "previous": the newest
+# loaded one below it); a label must not shadow them, nor look like a version number.
+BUILT_IN_LABELS = ("latest", "previous")
+LABEL_NAME = re.compile(r"[a-z][a-z0-9._-]{0,63}")
 
 
 class Settings(BaseSettings):
@@ -42,9 +49,14 @@ class Settings(BaseSettings):
         5, ge=1, le=100,
         description="Newest versions loaded per policy (pinned ones come on top); also bounds what is remembered.",
     )
-    poll_interval: float = Field(1.0, gt=0, le=60, description="Seconds between scans of the artifact root.")
+    poll_interval: float = Field(1.0, ge=0.05, le=60, description="Seconds between scans of the artifact root.")
     max_batch: int = Field(10_000, ge=1, description="Most observations accepted in one request.")
     max_body_bytes: int = Field(1 << 20, ge=1024, description="Largest request body accepted, in bytes.")
+    max_answer_cells: int = Field(
+        250_000, ge=1,
+        description="Most numbers in one answer: observations x actions for probabilities, states x actions "
+                    "for a whole table (GET /policy, the page's grid). Larger answers are refused with 413.",
+    )
     max_error_details: int = Field(5, ge=1, le=100, description="Most per-field errors listed in one 422 answer.")
     request_timeout: float = Field(
         10.0, gt=0, le=300, description="Seconds a client gets to send a whole request (headers and body)."
@@ -79,6 +91,27 @@ class Settings(BaseSettings):
         None, description="Where the loader writes tables for workers; unset = a fresh temporary directory."
     )
     log_level: str = Field("info", description="gunicorn log level.")
+
+    @field_validator("version_labels")
+    @classmethod
+    def _labels_are_names(cls, labels: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
+        for policy, names in labels.items():
+            for label, version in names.items():
+                if label in BUILT_IN_LABELS or not LABEL_NAME.fullmatch(label):
+                    raise ValueError(
+                        f"{policy}: label {label[:40]!r} must start with a letter, use a-z, 0-9, '.', '_', '-', "
+                        f"and not be {' or '.join(map(repr, BUILT_IN_LABELS))} (they always exist)"
+                    )
+                if version < 1:
+                    raise ValueError(f"{policy}: label {label!r} names version {version}; versions start at 1")
+        return labels
+
+    @field_validator("cache_dir")
+    @classmethod
+    def _cache_dir_is_a_directory(cls, path: Path | None) -> Path | None:
+        if path is not None and path.exists() and not path.is_dir():
+            raise ValueError(f"{path} exists and is not a directory")
+        return path
 
     def artifact_limits(self) -> ArtifactLimits:
         """Returns the artifact gate's caps, from these settings."""

@@ -1,0 +1,149 @@
+"""What an unlucky operator does to a running service: odd names, full disks, cleaned
+scratch directories, aged-out labels, made-up methods, huge answers. Each holds."""
+
+import json
+import os
+import signal
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from service import handoff
+from service.handoff import VersionState
+from service.loader import Loader
+from service.settings import Settings
+from tests.helpers import publish_models, random_models
+from tests.service.conftest import POLICY
+
+
+def loader(root: Path, cache: Path, **settings) -> Loader:
+    return Loader(Settings(artifact_root=root, **settings), cache)
+
+
+@pytest.fixture(scope="module")
+def three_versions(tmp_path_factory):
+    root = tmp_path_factory.mktemp("artifacts")
+    for seed in (1, 2, 3):
+        publish_models(root, POLICY, *random_models(seed=seed))
+    return root
+
+
+def test_a_version_name_that_is_not_utf8_is_listed_and_stops_nothing(tmp_path):
+    root = tmp_path / "root"
+    publish_models(root, POLICY, *random_models(seed=1))
+    os.mkdir(os.fsencode(root / POLICY) + b"/\xff")
+    service_loader = loader(root, tmp_path / "cache")
+    service_loader.publish(service_loader.scan())
+    state = handoff.read_state(tmp_path / "cache")
+    record = state.policies[POLICY]
+    assert record.served_version == 1
+    assert [(e.name, e.reason) for e in record.ignored] == [("\\xff", "not a version number (ASCII digits only)")]
+
+
+def test_a_cache_that_cannot_be_written_fails_the_version_with_its_reason_then_recovers(three_versions, tmp_path):
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / handoff.SERVABLES_DIR).write_text("a file where the servables directory should be")
+    service_loader = loader(three_versions, cache, keep_versions=1)
+    state = service_loader.scan()
+    [record] = state.policies[POLICY].versions
+    assert record.state is VersionState.FAILED and "cannot write its servable to the cache dir" in record.error
+    (cache / handoff.SERVABLES_DIR).unlink()  # space again: the next scan loads it, no restart
+    assert service_loader.scan().policies[POLICY].served_version == 3
+
+
+def test_labelled_and_split_versions_stay_loaded_whatever_keep_versions_says(three_versions, tmp_path):
+    service_loader = loader(three_versions, tmp_path / "cache", keep_versions=2,
+                            version_labels={POLICY: {"stable": 1, "canary": 3}},
+                            traffic_split={POLICY: {"stable": 90, "canary": 10}})
+    record = service_loader.scan().policies[POLICY]
+    assert record.record(1).state is VersionState.LOADED
+    assert record.labels["stable"] == 1 and record.labels["canary"] == 3
+    assert sorted((share.version, share.weight) for share in record.traffic) == [(1, 90), (3, 10)]
+
+
+def test_a_split_with_a_share_that_cannot_be_served_is_refused_as_a_whole(three_versions, tmp_path):
+    service_loader = loader(three_versions, tmp_path / "cache",
+                            traffic_split={POLICY: {"7": 50, "latest": 25, "previous": 25}})
+    record = service_loader.scan().policies[POLICY]
+    assert record.traffic == []  # not half and half between the two that resolve
+    assert any("traffic split not applied: '7'" in note for note in record.notes)
+
+
+def test_a_state_file_removed_or_overwritten_is_written_again(three_versions, tmp_path):
+    cache = tmp_path / "cache"
+    service_loader = loader(three_versions, cache, poll_interval=0.05)
+    service_loader.publish(service_loader.scan())
+    (cache / handoff.STATE_FILE).write_text("garbage")
+    stamp = handoff.state_stamp(cache)
+    assert stamp != service_loader.written_stamp  # what run_forever compares, each poll
+    service_loader.publish(service_loader.scan())
+    assert handoff.read_state(cache).policies[POLICY].served_version == 3
+
+
+def test_servables_removed_from_the_cache_are_written_again(three_versions, tmp_path):
+    cache = tmp_path / "cache"
+    service_loader = loader(three_versions, cache)
+    service_loader.publish(service_loader.scan())
+    for servable in (cache / handoff.SERVABLES_DIR).iterdir():
+        servable.unlink()
+    state = service_loader.scan()
+    service_loader.publish(state)
+    named = {r.servable for r in state.policies[POLICY].versions if r.servable}
+    assert named and all((cache / handoff.SERVABLES_DIR / name).is_file() for name in named)
+
+
+@pytest.mark.parametrize("setting, value, message", [
+    ("version_labels", {POLICY: {"latest": 1}}, "not be 'latest' or 'previous'"),
+    ("version_labels", {POLICY: {"2": 1}}, "must start with a letter"),
+    ("poll_interval", 1e-9, "greater than or equal to 0.05"),
+])
+def test_settings_that_would_misbehave_are_refused(setting, value, message):
+    with pytest.raises(ValueError, match=message):
+        Settings(**{setting: value})
+
+
+def test_made_up_methods_share_one_metrics_label(service):
+    import requests
+
+    for method in ("FOO", "BAR", "X" * 40):
+        requests.request(method, service.url + "/act", timeout=10)
+    text = service.get("/metrics").text
+    assert 'method="other"' in text
+    assert "FOO" not in text and "BAR" not in text and "XXXX" not in text
+
+
+def test_answers_over_the_cell_cap_are_refused_with_the_cap(published_policy, start_service):
+    root, _, _ = published_policy
+    service = start_service(root, LAKE_MAX_ANSWER_CELLS=40)  # 16 states x 4 actions = 64 numbers
+    service.wait_ready()
+    table = service.get("/policy")
+    assert table.status_code == 413 and "over the limit of 40 (LAKE_MAX_ANSWER_CELLS)" in table.json()["error"]["message"]
+    assert service.post("/policy", {"observations": list(range(10))}).status_code == 200  # 40 numbers
+    too_many = service.post("/policy", {"observations": list(range(11))})
+    assert too_many.status_code == 413 and "44 numbers" in too_many.json()["error"]["message"]
+    infer = service.post(f"/v2/models/{POLICY}/infer", {"inputs": [
+        {"name": "observation", "shape": [11, 1], "datatype": "INT64", "data": list(range(11))}]})
+    assert infer.status_code == 413 and isinstance(infer.json()["error"], str)
+    page = service.get("/")
+    assert page.status_code == 200 and "grid of" not in page.text  # the page leaves the grid out
+
+
+def test_a_removed_metrics_directory_fails_no_request_even_in_a_new_worker(published_policy, start_service):
+    root, _, _ = published_policy
+    service = start_service(root)
+    service.wait_ready()
+    children = subprocess.run(["pgrep", "-P", str(service.process.pid)], capture_output=True, text=True).stdout.split()
+    loader_pid = next(p for p in children if b"service.loader" in Path(f"/proc/{p}/cmdline").read_bytes())
+    worker = next(p for p in children if p != loader_pid)
+    # The master sets the directory after it starts; the loader, a new process, shows it.
+    environ = Path(f"/proc/{loader_pid}/environ").read_bytes().split(b"\0")
+    metrics_dir = next(v.split(b"=", 1)[1] for v in environ if v.startswith(b"PROMETHEUS_MULTIPROC_DIR="))
+    subprocess.run(["rm", "-rf", os.fsdecode(metrics_dir)], check=True)
+    os.kill(int(worker), signal.SIGKILL)  # its replacement starts with no metrics directory
+    service.wait_ready()
+    for _ in range(20):
+        assert service.get("/healthz").status_code == 200
+        assert service.post("/act", {"observation": 0}).status_code == 200
+    assert service.get("/metrics").status_code == 200
