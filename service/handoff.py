@@ -30,6 +30,7 @@ class VersionState(str, enum.Enum):
     LOADED = "loaded"  # verified and servable; a request may pin it
     FAILED = "failed"  # refused by the artifact gate; `error` says why
     REMOVED = "removed"  # gone from disk (or aged out) after it was loaded
+    LOADING = "loading"  # being read and checked now, in the loader's pool
 
 
 class ServableKind(str, enum.Enum):

@@ -25,7 +25,9 @@ import logging
 import os
 import signal
 import sys
+import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,6 +52,14 @@ def fingerprint(directory: Path) -> tuple:
 
 
 @dataclass(frozen=True)
+class Pending:
+    """A version being loaded in the pool (as its files were, by fingerprint)."""
+
+    fingerprint: tuple
+    future: Future
+
+
+@dataclass(frozen=True)
 class Attempt:
     """What loading one version (as its files were, by fingerprint) came to."""
 
@@ -68,20 +78,35 @@ class Loader:
         self.previous_servables: set[str] = set()
         self.state: LoaderState | None = None
         self.written_stamp = None  # the state file as this loader last wrote it
+        # Versions load in a pool, so a policy that takes a minute to check holds back no
+        # other policy's new version; each completion wakes the loop to publish it.
+        self.pool = ThreadPoolExecutor(settings.loader_threads, thread_name_prefix="load")
+        self.pending: dict[tuple[str, int], Pending] = {}
+        self.wake = threading.Event()
+        self.last_published_at = 0.0
 
     # ---- one version -------------------------------------------------------------------
 
     def attempt(self, policy: str, version: int) -> VersionRecord:
-        """Returns the record of a version, loading it only if its files changed since last time."""
+        """Returns the record of a version: known if its files are unchanged since it was
+        loaded, else `loading` while the pool loads it."""
         key = (policy, version)
         print_ = fingerprint(version_path(self.settings.artifact_root, policy, version))
         known = self.attempts.get(key)
         if known is not None and known.fingerprint == print_:
             return known.record
-        record, lasting = self._load(policy, version, print_)
-        if lasting:  # a cache that could not be written is tried again at the next scan
-            self.attempts[key] = Attempt(print_, record)
-        return record
+        pending = self.pending.get(key)
+        if pending is not None and pending.fingerprint == print_ and pending.future.done():
+            del self.pending[key]
+            record, lasting = pending.future.result()
+            if lasting:  # a cache that could not be written is tried again at the next scan
+                self.attempts[key] = Attempt(print_, record)
+            return record
+        if pending is None or pending.fingerprint != print_:  # new, or changed while loading
+            future = self.pool.submit(self._load, policy, version, print_)
+            future.add_done_callback(lambda _: self.wake.set())
+            self.pending[key] = Pending(print_, future)
+        return VersionRecord(version=version, state=VersionState.LOADING)
 
     def _load(self, policy: str, version: int, print_: tuple) -> tuple[VersionRecord, bool]:
         """Returns the version's record, and whether it lasts while its files are unchanged."""
@@ -91,6 +116,8 @@ class Loader:
             return self._failed(policy, version, str(exc)), True
         except Exception as exc:  # a loader that dies serves nobody; record and go on
             return self._failed(policy, version, f"{type(exc).__name__}: {exc}"), True
+        except BaseException as exc:  # MemoryError and the like, in a pool thread: record it too
+            return self._failed(policy, version, f"{type(exc).__name__}: {exc}"), False
         digest = hashlib.sha256(repr(print_).encode()).hexdigest()[:12]
         if isinstance(servable, NetworkServable):
             kind = ServableKind.ONNX
@@ -130,7 +157,7 @@ class Loader:
         if not any(r.state is VersionState.LOADED for r in records.values()):
             for version in reversed(on_disk[:-keep]):  # walk back to the newest good version
                 record = self.attempt(policy, version)
-                if record.state is VersionState.LOADED:
+                if record.state is not VersionState.FAILED:  # loaded, or loading: wait for it
                     records[version] = record
                     break
         self._forget_attempts(policy, set(on_disk))
@@ -150,7 +177,8 @@ class Loader:
                 removed[served.version] = served
         failed = sorted((r for r in records.values() if r.state is VersionState.FAILED),
                         key=lambda r: -r.version)[:keep]
-        versions = {**{r.version: r for r in failed}, **removed, **loaded}
+        loading = {v: r for v, r in records.items() if r.state is VersionState.LOADING}
+        versions = {**{r.version: r for r in failed}, **removed, **loading, **loaded}
         labels, traffic, notes = self._routing(policy, served.version if served else None, loaded)
         return PolicyRecord(
             name=policy, served_version=served.version if served else None, pinned_version=pinned,
@@ -214,6 +242,8 @@ class Loader:
     def _forget_attempts(self, policy: str, on_disk: set[int]) -> None:
         for key in [k for k in self.attempts if k[0] == policy and k[1] not in on_disk]:
             del self.attempts[key]
+        for key in [k for k in self.pending if k[0] == policy and k[1] not in on_disk]:
+            self.pending.pop(key).future.cancel()  # its result, if it comes, names a vanished version
 
     # ---- the whole root ----------------------------------------------------------------
 
@@ -227,20 +257,46 @@ class Loader:
                 del self.attempts[key]
                 self.served.pop(key[0], None) if self.served.get(key[0]) == attempt.record else None
 
-    def scan(self) -> LoaderState:
-        """Returns the state the workers should see now."""
+    def scan(self, publish_progress: bool = False) -> LoaderState:
+        """Returns the state the workers should see now. With `publish_progress`, decisions
+        are also published as they are made (at most twice a second), so on a fresh start
+        over many policies the first is served long before the last is decided."""
         self._forget_missing_servables()
         root_exists = Path(self.settings.artifact_root).is_dir()
         names = set(list_policies(self.settings.artifact_root)) | set(self.served)
-        policies = {name: self.decide(name) for name in sorted(names)}
-        policies = {name: record for name, record in policies.items() if record.versions or record.ignored}
+        policies = {}
+        for name in sorted(names):
+            record = self.decide(name)
+            if record.versions or record.ignored:
+                policies[name] = record
+            if publish_progress and time.monotonic() - self.last_published_at > PROGRESS_INTERVAL:
+                undecided = {n: r for n, r in (self.state.policies if self.state else {}).items() if n not in policies}
+                self.publish_if_changed(LoaderState(artifact_root_exists=root_exists, updated_at=time.time(),
+                                                    policies={**undecided, **policies}))
         return LoaderState(artifact_root_exists=root_exists, updated_at=time.time(), policies=policies)
+
+    def scan_settled(self, timeout: float = 300) -> LoaderState:
+        """Returns the state once no version is left loading (scanning again as loads complete)."""
+        deadline = time.monotonic() + timeout
+        state = self.scan()
+        while self.pending and time.monotonic() < deadline:
+            for pending in list(self.pending.values()):
+                pending.future.exception(timeout=max(0.0, deadline - time.monotonic()))
+            state = self.scan()
+        return state
+
+    def publish_if_changed(self, state: LoaderState) -> None:
+        """Publishes `state` if it differs from the last one, or the state file is not what was written."""
+        if self.state is None or _without_time(state) != _without_time(self.state) \
+                or handoff.state_stamp(self.cache_dir) != self.written_stamp:  # removed or overwritten
+            self.publish(state)
 
     def publish(self, state: LoaderState) -> None:
         """Writes the state for the workers and deletes servables neither it nor the last one names."""
         named = {r.servable for p in state.policies.values() for r in p.versions if r.servable}
         handoff.write_state(self.cache_dir, state)
         self.written_stamp = handoff.state_stamp(self.cache_dir)
+        self.last_published_at = time.monotonic()
         handoff.delete_servables_except(self.cache_dir, named | self.previous_servables)
         self.previous_servables = named
         self.state = state
@@ -272,13 +328,15 @@ class Loader:
                 log.warning("the gunicorn master exited; stopping")
                 return
             try:
-                state = self.scan()
-                if self.state is None or _without_time(state) != _without_time(self.state) \
-                        or handoff.state_stamp(self.cache_dir) != self.written_stamp:  # removed or overwritten
-                    self.publish(state)
+                self.publish_if_changed(self.scan(publish_progress=True))
             except Exception:  # a full disk, a removed cache dir: say so, keep serving, retry
                 log.exception("could not scan or publish; trying again in %s s", self.settings.poll_interval)
-            time.sleep(self.settings.poll_interval)
+            # The next scan comes after the poll interval, or as soon as a load completes.
+            self.wake.wait(self.settings.poll_interval)
+            self.wake.clear()
+
+
+PROGRESS_INTERVAL = 0.5  # seconds between publications during one long scan
 
 
 def _without_time(state: LoaderState) -> dict:

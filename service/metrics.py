@@ -56,7 +56,7 @@ def latency_histogram(route: str):
 def record_versions(state) -> None:
     """Sets the per-state version counts from the loader's published state."""
     for name, policy in state.policies.items():
-        counts = {"loaded": 0, "failed": 0, "removed": 0}
+        counts = {"loaded": 0, "failed": 0, "removed": 0, "loading": 0}
         for record in policy.versions:
             counts[record.state.value] += 1
         for version_state, count in counts.items():

@@ -106,7 +106,7 @@ class PolicyTableResponse(_Answer):
 
 class VersionStatus(BaseModel):
     version: int
-    state: Literal["loaded", "failed", "removed"]
+    state: Literal["loaded", "failed", "removed", "loading"]
     error: str | None = None
     created_at: str | None = None
     evaluation: dict | None = None

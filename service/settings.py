@@ -49,6 +49,10 @@ class Settings(BaseSettings):
         5, ge=1, le=100,
         description="Newest versions loaded per policy (pinned ones come on top); also bounds what is remembered.",
     )
+    loader_threads: int = Field(
+        3, ge=1, le=32,
+        description="Versions the loader reads and checks at once; a slow one never holds back the others.",
+    )
     poll_interval: float = Field(1.0, ge=0.05, le=60, description="Seconds between scans of the artifact root.")
     max_batch: int = Field(10_000, ge=1, description="Most observations accepted in one request.")
     max_body_bytes: int = Field(1 << 20, ge=1024, description="Largest request body accepted, in bytes.")

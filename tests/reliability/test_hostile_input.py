@@ -55,7 +55,7 @@ def client(tmp_path_factory):
     publish_models(root, "frozenlake-4x4", *random_models())
     settings = Settings(artifact_root=root, max_batch=8)
     loader = Loader(settings, cache_dir)
-    loader.publish(loader.scan())
+    loader.publish(loader.scan_settled())
     return create_app(settings, cache_dir=cache_dir, watch=False).test_client()
 
 

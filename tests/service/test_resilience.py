@@ -5,6 +5,7 @@ import json
 import os
 import signal
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -34,7 +35,7 @@ def test_a_version_name_that_is_not_utf8_is_listed_and_stops_nothing(tmp_path):
     publish_models(root, POLICY, *random_models(seed=1))
     os.mkdir(os.fsencode(root / POLICY) + b"/\xff")
     service_loader = loader(root, tmp_path / "cache")
-    service_loader.publish(service_loader.scan())
+    service_loader.publish(service_loader.scan_settled())
     state = handoff.read_state(tmp_path / "cache")
     record = state.policies[POLICY]
     assert record.served_version == 1
@@ -46,18 +47,18 @@ def test_a_cache_that_cannot_be_written_fails_the_version_with_its_reason_then_r
     cache.mkdir()
     (cache / handoff.SERVABLES_DIR).write_text("a file where the servables directory should be")
     service_loader = loader(three_versions, cache, keep_versions=1)
-    state = service_loader.scan()
+    state = service_loader.scan_settled()
     [record] = state.policies[POLICY].versions
     assert record.state is VersionState.FAILED and "cannot write its servable to the cache dir" in record.error
     (cache / handoff.SERVABLES_DIR).unlink()  # space again: the next scan loads it, no restart
-    assert service_loader.scan().policies[POLICY].served_version == 3
+    assert service_loader.scan_settled().policies[POLICY].served_version == 3
 
 
 def test_labelled_and_split_versions_stay_loaded_whatever_keep_versions_says(three_versions, tmp_path):
     service_loader = loader(three_versions, tmp_path / "cache", keep_versions=2,
                             version_labels={POLICY: {"stable": 1, "canary": 3}},
                             traffic_split={POLICY: {"stable": 90, "canary": 10}})
-    record = service_loader.scan().policies[POLICY]
+    record = service_loader.scan_settled().policies[POLICY]
     assert record.record(1).state is VersionState.LOADED
     assert record.labels["stable"] == 1 and record.labels["canary"] == 3
     assert sorted((share.version, share.weight) for share in record.traffic) == [(1, 90), (3, 10)]
@@ -66,7 +67,7 @@ def test_labelled_and_split_versions_stay_loaded_whatever_keep_versions_says(thr
 def test_a_split_with_a_share_that_cannot_be_served_is_refused_as_a_whole(three_versions, tmp_path):
     service_loader = loader(three_versions, tmp_path / "cache",
                             traffic_split={POLICY: {"7": 50, "latest": 25, "previous": 25}})
-    record = service_loader.scan().policies[POLICY]
+    record = service_loader.scan_settled().policies[POLICY]
     assert record.traffic == []  # not half and half between the two that resolve
     assert any("traffic split not applied: '7'" in note for note in record.notes)
 
@@ -74,21 +75,21 @@ def test_a_split_with_a_share_that_cannot_be_served_is_refused_as_a_whole(three_
 def test_a_state_file_removed_or_overwritten_is_written_again(three_versions, tmp_path):
     cache = tmp_path / "cache"
     service_loader = loader(three_versions, cache, poll_interval=0.05)
-    service_loader.publish(service_loader.scan())
+    service_loader.publish(service_loader.scan_settled())
     (cache / handoff.STATE_FILE).write_text("garbage")
     stamp = handoff.state_stamp(cache)
     assert stamp != service_loader.written_stamp  # what run_forever compares, each poll
-    service_loader.publish(service_loader.scan())
+    service_loader.publish(service_loader.scan_settled())
     assert handoff.read_state(cache).policies[POLICY].served_version == 3
 
 
 def test_servables_removed_from_the_cache_are_written_again(three_versions, tmp_path):
     cache = tmp_path / "cache"
     service_loader = loader(three_versions, cache)
-    service_loader.publish(service_loader.scan())
+    service_loader.publish(service_loader.scan_settled())
     for servable in (cache / handoff.SERVABLES_DIR).iterdir():
         servable.unlink()
-    state = service_loader.scan()
+    state = service_loader.scan_settled()
     service_loader.publish(state)
     named = {r.servable for r in state.policies[POLICY].versions if r.servable}
     assert named and all((cache / handoff.SERVABLES_DIR / name).is_file() for name in named)
@@ -147,3 +148,33 @@ def test_a_removed_metrics_directory_fails_no_request_even_in_a_new_worker(publi
         assert service.get("/healthz").status_code == 200
         assert service.post("/act", {"observation": 0}).status_code == 200
     assert service.get("/metrics").status_code == 200
+
+
+def test_a_slow_version_holds_back_no_other_policy(three_versions, tmp_path):
+    import threading
+
+    release = threading.Event()
+
+    class OneSlowPolicy(Loader):  # a policy whose check takes as long as the test says
+        def _load(self, policy, version, print_):
+            if policy == "slow":
+                release.wait(60)
+            return super()._load(policy, version, print_)
+
+    root = tmp_path / "root"
+    publish_models(root, "slow", *random_models(seed=1))
+    publish_models(root, POLICY, *random_models(seed=2))
+    service_loader = OneSlowPolicy(Settings(artifact_root=root), tmp_path / "cache")
+    try:
+        state = service_loader.scan()
+        deadline = time.monotonic() + 60
+        while state.policies[POLICY].served_version is None and time.monotonic() < deadline:
+            service_loader.wake.wait(1)
+            service_loader.wake.clear()
+            state = service_loader.scan()
+        assert state.policies[POLICY].served_version == 1  # served while "slow" is still loading
+        slow = state.policies["slow"]
+        assert slow.served_version is None and [v.state.value for v in slow.versions] == ["loading"]
+    finally:
+        release.set()
+    assert service_loader.scan_settled().policies["slow"].served_version == 1
