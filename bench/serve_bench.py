@@ -14,6 +14,8 @@ Scenarios (all by default):
   and worker memory after eight of them at once, against the idle worker.
 - walk-back: a fresh instance with 20 broken versions above a good one, seconds to ready and
   serving the good one, against a fresh instance with the good version alone.
+- held-bodies: worker memory while 1,000 connections each hold a 1 MiB body less one byte,
+  against the idle worker and the README's sizing rule; `/act` latency meanwhile.
 - cold-start: a fresh instance with one tabular policy, seconds to its first ready answer, against
   the no-op app under the same gunicorn; `/act` refused right after it; the loader's memory.
 """
@@ -263,6 +265,53 @@ def slow_clients(root: Path, env: dict, workers: str, args) -> list[str]:
     ]
 
 
+def held_bodies(root: Path, env: dict, workers: str, args) -> list[str]:
+    """1,000 connections that each send all of a 1 MiB body but its last byte."""
+    server = service(root, env, default_policy=DISCRETE, keepalive=60, request_timeout=120)
+    held: list[socket.socket] = []
+    body = 1 << 20
+    head = (f"POST /act HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {body}\r\n\r\n").encode()
+    try:
+        server.wait("/act", {"observation": 5})
+        session = requests.Session()
+        idle_ms = median_ms(session, server.url + "/act", {"observation": 5})
+        idle_mb = max(rss_mb(p) for p in server.workers())
+        payload = head + b" " * (body - 1)
+        for _ in range(1000):
+            connection = socket.create_connection(("127.0.0.1", server.port))
+            connection.setblocking(False)
+            held.append(connection)
+        pending = {c: memoryview(payload) for c in held}
+        deadline = time.monotonic() + 120
+        while pending and time.monotonic() < deadline:  # send every body but its last byte
+            for connection, rest in list(pending.items()):
+                try:
+                    sent = connection.send(rest[:262144])
+                except BlockingIOError:
+                    continue
+                except OSError:  # refused with 503 and closed, or drained: it no longer holds memory
+                    del pending[connection]
+                    continue
+                pending[connection] = rest[sent:]
+                if not len(pending[connection]):
+                    del pending[connection]
+        time.sleep(1.0)
+        loaded_ms = median_ms(requests.Session(), server.url + "/act", {"observation": 5})
+        held_mb = max(rss_mb(p) for p in server.workers())
+    finally:
+        for connection in held:
+            connection.close()
+        server.stop()
+    budget_mb = int(env.get("LAKE_BODY_BUDGET_BYTES", 32 << 20)) / (1 << 20)
+    limit_mb = idle_mb + 1.7 * (budget_mb + 1000 * 16 / 1024)
+    return [
+        f"| worker memory with 1,000 connections holding a 1 MiB body less one byte, MB | {held_mb:.0f} "
+        f"| idle: {idle_mb:.0f} | within the sizing rule: <= {limit_mb:.0f} | {verdict(held_mb <= limit_mb)} |",
+        f"| `/act` median ms meanwhile | {loaded_ms:.2f} | idle: {idle_ms:.2f} | answered | yes |",
+    ]
+
+
 def _is_open(connection: socket.socket) -> bool:
     connection.setblocking(False)
     try:
@@ -385,7 +434,7 @@ def cold_start(root: Path, env: dict, workers: str, args) -> list[str]:
 
 
 SCENARIOS = {"throughput": throughput, "box": box, "slow-clients": slow_clients, "hostile": hostile,
-             "walk-back": walk_back, "cold-start": cold_start}
+             "walk-back": walk_back, "cold-start": cold_start, "held-bodies": held_bodies}
 
 
 def main() -> None:

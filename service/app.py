@@ -19,7 +19,7 @@ from service import metrics
 from service.api import LakeApi
 from service.dataplane import DataPlane
 from service.errors import ServiceError
-from service.http import Route, release_memory_after_large_bodies
+from service.http import BODY_BUDGET, Route, release_body_budget, release_memory_after_large_bodies
 from service.openapi import openapi_document
 from service.protocols.oip import OpenInferenceApi
 from service.protocols.tfserving import TfServingApi
@@ -44,6 +44,7 @@ def create_app(settings: Settings | None = None, cache_dir: Path | None = None, 
 
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    BODY_BUDGET.limit = settings.body_budget_bytes
     app.extensions["registry"] = registry
     routes: list[Route] = [
         *LakeApi(settings, plane).routes(),
@@ -99,6 +100,7 @@ def _install_hooks(app: Flask, error_styles: dict[str, str], cors_origins: list[
 
     # Runs after the response is built, so the request's objects are already freed.
     app.teardown_request(release_memory_after_large_bodies)
+    app.teardown_request(release_body_budget)
 
     @app.errorhandler(ServiceError)
     def service_error(error: ServiceError):

@@ -41,6 +41,16 @@ class VersionNotFound(ServiceError):
     status, code = 404, "version_not_found"
 
 
+class Overloaded(ServiceError):
+    """The worker is receiving as many request bodies as its memory budget allows."""
+
+    status, code = 503, "overloaded"
+
+    def __init__(self, message: str, retry_after: int = 1):
+        # The body is not read: the connection cannot carry another request.
+        super().__init__(message, headers={"Retry-After": str(retry_after), "Connection": "close"})
+
+
 class NotReady(ServiceError):
     status, code = 503, "not_ready"
 

@@ -17,7 +17,7 @@ from flask import Response, g, request
 from pydantic import BaseModel, ValidationError
 
 from service.errors import (
-    BadFraming, InvalidRequest, MalformedBody, PayloadTooLarge, RequestTimeout, UnsupportedMediaType,
+    BadFraming, InvalidRequest, MalformedBody, Overloaded, PayloadTooLarge, RequestTimeout, UnsupportedMediaType,
 )
 
 try:  # the framing errors of gunicorn's body reader (absent under other servers)
@@ -55,6 +55,42 @@ def model_response(model: BaseModel, status: int = 200, exclude_none: bool = Fal
 LARGE_BODY = 256 << 10
 
 
+SMALL_BODY = 16 << 10  # bodies this small (a single request is ~100 bytes) skip the budget
+
+
+class BodyBudget:
+    """The bytes of large request bodies this worker may hold at once. A body is counted
+    from before its first byte is read until its request ends, so a thousand connections
+    that each send all but the last byte of a large body cost the budget, not the worker's
+    memory. Bodies of at most SMALL_BODY bytes are not counted, so normal requests are
+    answered while the budget is full; they are bounded by `worker_connections` instead."""
+
+    def __init__(self, limit: int):
+        self.limit, self.held = limit, 0
+        self._lock = threading.Lock()
+
+    def reserve(self, size: int) -> bool:
+        with self._lock:
+            if self.held + size > self.limit:
+                return False
+            self.held += size
+            return True
+
+    def release(self, size: int) -> None:
+        with self._lock:
+            self.held -= size
+
+
+BODY_BUDGET = BodyBudget(32 << 20)  # create_app sets the limit from settings
+
+
+def release_body_budget(_exception=None) -> None:
+    """Returns the request's body reservation to the budget (a teardown hook)."""
+    reserved = g.pop("body_reserved", 0)
+    if reserved:
+        BODY_BUDGET.release(reserved)
+
+
 def read_body_bytes(max_bytes: int) -> bytes:
     """Returns the raw body, read no further than `max_bytes` and no longer than the
     worker's read deadline allows."""
@@ -62,6 +98,13 @@ def read_body_bytes(max_bytes: int) -> bytes:
     if length is not None and length > max_bytes:
         raise PayloadTooLarge(f"the body is {length} bytes; at most {max_bytes} are accepted",
                               details=[{"field": "body", "max_bytes": max_bytes}])
+    reservation = length if length is not None else max_bytes + 1
+    if reservation <= SMALL_BODY:
+        reservation = 0
+    elif not BODY_BUDGET.reserve(reservation):
+        raise Overloaded(f"this worker is receiving {BODY_BUDGET.held} bytes of other request bodies, its budget "
+                         f"is {BODY_BUDGET.limit} (LAKE_BODY_BUDGET_BYTES); retry shortly")
+    g.body_reserved = reservation
     try:
         # Read from the server's stream directly: for a chunked body (no Content-Length)
         # reading one byte past the cap is how we know it is too large.

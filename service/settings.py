@@ -56,6 +56,12 @@ class Settings(BaseSettings):
     poll_interval: float = Field(1.0, ge=0.05, le=60, description="Seconds between scans of the artifact root.")
     max_batch: int = Field(10_000, ge=1, description="Most observations accepted in one request.")
     max_body_bytes: int = Field(1 << 20, ge=1024, description="Largest request body accepted, in bytes.")
+    body_budget_bytes: int = Field(
+        32 << 20, ge=1024,
+        description="Bytes of request bodies one worker receives and parses at once (each counted at its "
+                    "Content-Length, or max_body_bytes if chunked); a body over the budget gets 503 at once. "
+                    "Sizing rule: README, 'Memory'.",
+    )
     max_answer_cells: int = Field(
         250_000, ge=1,
         description="Most numbers in one answer: observations x actions for probabilities, states x actions "
