@@ -6,6 +6,7 @@ files) and one child besides the workers: the loader, restarted if it dies.
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -58,12 +59,21 @@ def _start_loader():
     return subprocess.Popen([sys.executable, "-m", "service.loader"])
 
 
+def _how_it_ended(returncode: int) -> str:
+    """Returns how a child ended, in words; a SIGKILL is most often the kernel's OOM killer."""
+    if returncode >= 0:
+        return f"exited with status {returncode}"
+    name = signal.Signals(-returncode).name
+    hint = " (perhaps out of memory: the kernel's OOM killer sends SIGKILL)" if name == "SIGKILL" else ""
+    return f"was killed by {name}{hint}"
+
+
 def when_ready(server):
     def supervise():
         while not _loader.get("stopping"):
             process = _loader["process"]
             if process.poll() is not None and not _loader.get("stopping"):
-                server.log.error("loader exited with %s; restarting it", process.returncode)
+                server.log.error("loader %s; restarting it", _how_it_ended(process.returncode))
                 _loader["process"] = _start_loader()
             time.sleep(1)
 
