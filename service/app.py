@@ -18,7 +18,7 @@ from werkzeug.exceptions import HTTPException
 from service import metrics
 from service.api import LakeApi
 from service.dataplane import DataPlane
-from service.errors import ServiceError
+from service.errors import BadFraming, ServiceError
 from service.http import BODY_BUDGET, Route, release_body_budget, release_memory_after_large_bodies
 from service.openapi import openapi_document
 from service.protocols.oip import OpenInferenceApi
@@ -68,6 +68,9 @@ def _install_hooks(app: Flask, error_styles: dict[str, str], cors_origins: list[
     @app.before_request
     def start_timer():
         g.started = time.perf_counter()
+        # HTTP/1.1 requires Host (RFC 9112, 3.2): a request without one is malformed.
+        if request.environ.get("SERVER_PROTOCOL") == "HTTP/1.1" and "Host" not in request.headers:
+            raise BadFraming("an HTTP/1.1 request needs a Host header")
 
     @app.after_request
     def record(response):

@@ -49,6 +49,9 @@ def on_starting(server):
     metrics_dir = tempfile.mkdtemp(prefix="lake-metrics-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     _owned_dirs.append(metrics_dir)
+    # If the master is killed (SIGKILL runs no hook), the loader outlives it briefly and
+    # removes these on its way out.
+    os.environ["LAKE_OWNED_SCRATCH_DIRS"] = os.pathsep.join(_owned_dirs)
     # Started before the sockets and workers, so its first scan overlaps their start-up
     # (workers accept connections only once it has published: service/worker.py). If the
     # master never comes up, the loader notices its parent is gone and stops.

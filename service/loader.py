@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import shutil
 import signal
 import sys
 import threading
@@ -325,7 +326,9 @@ class Loader:
         parent = os.getppid()
         while True:
             if os.getppid() != parent:  # the master is gone (even by SIGKILL): so is our reason to run
-                log.warning("the gunicorn master exited; stopping")
+                log.warning("the gunicorn master exited; removing its scratch directories and stopping")
+                for directory in filter(None, os.environ.get("LAKE_OWNED_SCRATCH_DIRS", "").split(os.pathsep)):
+                    shutil.rmtree(directory, ignore_errors=True)
                 return
             try:
                 self.publish_if_changed(self.scan(publish_progress=True))

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from policy_artifacts import scan_versions
 from service import handoff
 from service.handoff import VersionState
 from service.loader import Loader
@@ -178,3 +179,46 @@ def test_a_slow_version_holds_back_no_other_policy(three_versions, tmp_path):
     finally:
         release.set()
     assert service_loader.scan_settled().policies["slow"].served_version == 1
+
+
+def test_version_numbers_are_never_reused_after_every_version_was_deleted(tmp_path):
+    import shutil
+
+    root = tmp_path / "root"
+    for seed in (1, 2):
+        publish_models(root, POLICY, *random_models(seed=seed))
+    for version in ("1", "2"):
+        shutil.rmtree(root / POLICY / version)
+    assert publish_models(root, POLICY, *random_models(seed=3)).version == 3
+    assert scan_versions(root, POLICY).ignored == []  # the numbering record is no version, nor ignored
+
+
+def test_an_http_1_1_request_without_host_is_refused(service):
+    import socket
+
+    with socket.create_connection(("127.0.0.1", service.port)) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\n\r\n")
+        answer = b""
+        while not answer.endswith(b"}"):  # the JSON error body ends the answer
+            chunk = sock.recv(4096)
+            assert chunk, answer
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 400") and b"Host header" in answer
+
+
+def test_a_killed_master_leaves_no_scratch_directories(published_policy, start_service):
+    root, _, _ = published_policy
+    service = start_service(root)
+    service.wait_ready()
+    children = subprocess.run(["pgrep", "-P", str(service.process.pid)], capture_output=True, text=True).stdout.split()
+    loader_pid = next(p for p in children if b"service.loader" in Path(f"/proc/{p}/cmdline").read_bytes())
+    environ = Path(f"/proc/{loader_pid}/environ").read_bytes().split(b"\0")
+    owned = next(v.split(b"=", 1)[1] for v in environ if v.startswith(b"LAKE_OWNED_SCRATCH_DIRS="))
+    directories = [Path(os.fsdecode(d)) for d in owned.split(os.pathsep.encode())]
+    assert directories and all(d.is_dir() for d in directories)
+    os.kill(service.process.pid, signal.SIGKILL)  # no hook of the master runs
+    service.process.wait()
+    deadline = time.monotonic() + 60
+    while any(d.exists() for d in directories) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(d.exists() for d in directories)
