@@ -16,6 +16,8 @@ Scenarios (all by default):
   serving the good one, against a fresh instance with the good version alone.
 - held-bodies: worker memory while 1,000 connections each hold a 1 MiB body less one byte,
   against the idle worker and the README's sizing rule; `/act` latency meanwhile.
+- many-policies: a fresh instance over 200 policies, seconds to the first ready answer and to
+  every policy served.
 - cold-start: a fresh instance with one tabular policy, seconds to its first ready answer, against
   the no-op app under the same gunicorn; `/act` refused right after it; the loader's memory.
 """
@@ -265,6 +267,35 @@ def slow_clients(root: Path, env: dict, workers: str, args) -> list[str]:
     ]
 
 
+def many_policies(root: Path, env: dict, workers: str, args) -> list[str]:
+    """A fresh start over 200 policies: when the first is served, and when all are."""
+    many = Path(tempfile.mkdtemp(prefix="bench-many-"))
+    count = 200
+    for i in range(count):
+        name = f"lake-{i:03d}"
+        shutil.copytree(root / DISCRETE / "1", many / name / "1")
+        manifest = json.loads((many / name / "1" / "manifest.json").read_text())
+        (many / name / "1" / "manifest.json").write_text(json.dumps({**manifest, "policy": name}))
+    server = service(many, env)
+    try:
+        first = _first_ready(server, "/readyz")
+        started = time.monotonic() - first
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            served = sum(1 for p in requests.get(server.url + "/models", timeout=30).json()["policies"]
+                         if p.get("served_version"))
+            if served == count:
+                break
+            time.sleep(0.2)
+        every = time.monotonic() - started
+    finally:
+        server.stop()
+    return [
+        f"| fresh start over {count} tabular policies: s to the first served / to all {count} ({served} served) "
+        f"| {first:.1f} / {every:.1f} | - | first <= 5 s | {verdict(first <= 5)} |",
+    ]
+
+
 def held_bodies(root: Path, env: dict, workers: str, args) -> list[str]:
     """1,000 connections that each send all of a 1 MiB body but its last byte."""
     server = service(root, env, default_policy=DISCRETE, keepalive=60, request_timeout=120)
@@ -434,7 +465,8 @@ def cold_start(root: Path, env: dict, workers: str, args) -> list[str]:
 
 
 SCENARIOS = {"throughput": throughput, "box": box, "slow-clients": slow_clients, "hostile": hostile,
-             "walk-back": walk_back, "cold-start": cold_start, "held-bodies": held_bodies}
+             "walk-back": walk_back, "cold-start": cold_start, "held-bodies": held_bodies,
+             "many-policies": many_policies}
 
 
 def main() -> None:

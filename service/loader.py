@@ -334,12 +334,15 @@ class Loader:
                 self.publish_if_changed(self.scan(publish_progress=True))
             except Exception:  # a full disk, a removed cache dir: say so, keep serving, retry
                 log.exception("could not scan or publish; trying again in %s s", self.settings.poll_interval)
-            # The next scan comes after the poll interval, or as soon as a load completes.
-            self.wake.wait(self.settings.poll_interval)
+            # The next scan comes after the poll interval, or soon after a load completes
+            # (a moment later, so that loads completing together cost one scan, not one each).
+            if self.wake.wait(self.settings.poll_interval):
+                time.sleep(COMPLETION_BATCH)
             self.wake.clear()
 
 
 PROGRESS_INTERVAL = 0.5  # seconds between publications during one long scan
+COMPLETION_BATCH = 0.2  # seconds to gather more completed loads before scanning again
 
 
 def _without_time(state: LoaderState) -> dict:
