@@ -66,6 +66,7 @@ class Attempt:
 
     fingerprint: tuple
     record: VersionRecord
+    retry_at: float | None = None  # for a failure that may pass (a full cache disk): when to try again
 
 
 class Loader:
@@ -94,14 +95,16 @@ class Loader:
         key = (policy, version)
         print_ = fingerprint(version_path(self.settings.artifact_root, policy, version))
         known = self.attempts.get(key)
-        if known is not None and known.fingerprint == print_:
+        if known is not None and known.fingerprint == print_ \
+                and (known.retry_at is None or time.monotonic() < known.retry_at):
             return known.record
         pending = self.pending.get(key)
         if pending is not None and pending.fingerprint == print_ and pending.future.done():
             del self.pending[key]
             record, lasting = pending.future.result()
-            if lasting:  # a cache that could not be written is tried again at the next scan
-                self.attempts[key] = Attempt(print_, record)
+            # A cache that could not be written is tried again after a poll interval.
+            retry_at = None if lasting else time.monotonic() + self.settings.poll_interval
+            self.attempts[key] = Attempt(print_, record, retry_at)
             return record
         if pending is None or pending.fingerprint != print_:  # new, or changed while loading
             future = self.pool.submit(self._load, policy, version, print_)
@@ -279,8 +282,11 @@ class Loader:
     def scan_settled(self, timeout: float = 300) -> LoaderState:
         """Returns the state once no version is left loading (scanning again as loads complete)."""
         deadline = time.monotonic() + timeout
-        state = self.scan()
+        state, waited_for = self.scan(), set()
         while self.pending and time.monotonic() < deadline:
+            if set(self.pending) <= waited_for:
+                break  # only retries of failures that may pass (a full cache disk) are left
+            waited_for |= set(self.pending)
             for pending in list(self.pending.values()):
                 pending.future.exception(timeout=max(0.0, deadline - time.monotonic()))
             state = self.scan()

@@ -47,11 +47,12 @@ def test_a_cache_that_cannot_be_written_fails_the_version_with_its_reason_then_r
     cache = tmp_path / "cache"
     cache.mkdir()
     (cache / handoff.SERVABLES_DIR).write_text("a file where the servables directory should be")
-    service_loader = loader(three_versions, cache, keep_versions=1)
+    service_loader = loader(three_versions, cache, keep_versions=1, poll_interval=0.05)
     state = service_loader.scan_settled()
     [record] = state.policies[POLICY].versions
     assert record.state is VersionState.FAILED and "cannot write its servable to the cache dir" in record.error
-    (cache / handoff.SERVABLES_DIR).unlink()  # space again: the next scan loads it, no restart
+    (cache / handoff.SERVABLES_DIR).unlink()  # space again: a scan after the poll interval loads it
+    time.sleep(0.1)
     assert service_loader.scan_settled().policies[POLICY].served_version == 3
 
 
