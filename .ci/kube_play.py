@@ -175,7 +175,7 @@ class Replica:
     errors: dict[str, int] = field(default_factory=dict)
     first_new: float | None = None  # monotonic time of the first answer with the new version
     last_old: float | None = None  # ... and of the last with an older one (workers swap one by one)
-    restarted: bool = False  # after the kill, answers come from a new instance
+    restarted: bool = False  # podman restarted it after the kill: answers come from the new instance
     older_after_restart: int = 0  # answers with an older version from that new instance
     new_after_restart: int = 0  # ... and with the new version
     ready_again: float | None = None  # wall-clock time of the first /readyz 200 after a kill
@@ -246,16 +246,20 @@ def load(args: argparse.Namespace) -> int:
         if "published" in marks and None not in settled and time.monotonic() > max(settled) + 1:
             break
         time.sleep(0.1)
-    pid = podman_inspect(victim.name, "{{.State.Pid}}")
     marks["killed"] = time.monotonic()
-    subprocess.run(["kill", "-9", pid], check=True)
-    with victim.lock:  # every answer from here on comes from the new instance: the pod's PID 1 took the rest
-        victim.restarted = True
-    # Load on until the killed replica answers with the new version again, for `duration` in all.
+    subprocess.run(["kill", "-9", podman_inspect(victim.name, "{{.State.Pid}}")], check=True)
+    # Load on until the killed replica is ready and answers with the new version again, for
+    # `duration` in all. Its old workers can still answer for a moment after the kill: answers
+    # count as the new instance's only once podman has restarted the container.
     while time.monotonic() - marks["killed"] < args.deadline:
-        if victim.ready_again is None and time.monotonic() - marks["killed"] > 0.5 and is_ready(victim.ip):
-            victim.ready_again = time.time()
-        if victim.new_after_restart and time.monotonic() - began >= args.duration:
+        if not victim.restarted:
+            if podman_inspect(victim.name, "{{.RestartCount}}") != restarts_before[victim.name]:
+                with victim.lock:
+                    victim.restarted = True
+        elif victim.ready_again is None:
+            if is_ready(victim.ip):
+                victim.ready_again = time.time()
+        elif victim.new_after_restart and time.monotonic() - began >= args.duration:
             break
         time.sleep(0.05)
     stop.set()
