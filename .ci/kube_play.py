@@ -173,6 +173,8 @@ class Replica:
     ok: int = 0
     failed: int = 0
     errors: dict[str, int] = field(default_factory=dict)
+    failed_at: list[float] = field(default_factory=list)  # monotonic times the failed requests were sent
+    slowest: float = 0.0  # seconds the slowest answer took
     first_new: float | None = None  # monotonic time of the first answer with the new version
     last_old: float | None = None  # ... and of the last with an older one (workers swap one by one)
     restarted: bool = False  # podman restarted it after the kill: answers come from the new instance
@@ -181,13 +183,15 @@ class Replica:
     ready_again: float | None = None  # wall-clock time of the first /readyz 200 after a kill
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def record(self, version: int | None, new_version: int, error: str | None) -> None:
+    def record(self, version: int | None, new_version: int, error: str | None, sent: float) -> None:
         with self.lock:
             if error is not None:
                 self.failed += 1
                 self.errors[error] = self.errors.get(error, 0) + 1
+                self.failed_at.append(sent)
                 return
             self.ok += 1
+            self.slowest = max(self.slowest, time.monotonic() - sent)
             if version == new_version:
                 self.first_new = self.first_new or time.monotonic()
                 self.new_after_restart += self.restarted
@@ -217,12 +221,13 @@ def load(args: argparse.Namespace) -> int:
     def client(replica: Replica) -> None:
         body = {"observation": 0, "policy": args.policy}
         while not stop.is_set():
+            sent = time.monotonic()
             try:
-                status, answer = request(replica.ip, "POST", "/act", body)
+                status, answer = request(replica.ip, "POST", "/act", body, timeout=args.request_deadline)
                 error = None if status == 200 else f"HTTP {status}"
             except (OSError, ValueError, http.client.HTTPException) as exc:
                 answer, error = {}, type(exc).__name__
-            replica.record(answer.get("version"), args.version, error)
+            replica.record(answer.get("version"), args.version, error, sent)
             if error:
                 time.sleep(0.05)  # a dead or starting replica answers at once; do not spin on it
 
@@ -287,7 +292,12 @@ def load(args: argparse.Namespace) -> int:
     for replica in replicas:
         role = "killed" if replica is victim else "survivor"
         errors = ", ".join(f"{count} {kind}" for kind, count in sorted(replica.errors.items())) or "none"
-        print(f"  {replica.name} ({replica.ip}, {role}): {replica.ok} answered, {replica.failed} failed ({errors})")
+        when = ""
+        if replica.failed_at:
+            times = ", ".join(f"{t - began:.1f}" for t in replica.failed_at[:5])
+            when = f"; sent at {times}{' ...' if replica.failed > 5 else ''} s"
+        print(f"  {replica.name} ({replica.ip}, {role}): {replica.ok} answered (the slowest in "
+              f"{replica.slowest:.2f} s), {replica.failed} failed ({errors}{when})")
         if published:
             first, settled = (t - published if t else None for t in (replica.first_new, replica.settled()))
             check(settled is not None,
@@ -331,6 +341,8 @@ def main() -> int:
     p.add_argument("--clients", type=int, default=4)
     p.add_argument("--duration", type=float, default=30, help="seconds of load at least")
     p.add_argument("--publish-at", type=float, default=3)
+    p.add_argument("--request-deadline", type=float, default=30,
+                   help="seconds before a request with no answer is a failure (a hang, not a slow answer)")
     p.add_argument("--deadline", type=float, default=180,
                    help="seconds each step (publishing, serving the new version, a restart) may take before it is a failure")
     args = parser.parse_args()
