@@ -16,7 +16,8 @@ ENV PATH=/opt/venv/bin:$PATH \
 WORKDIR /tmp
 VOLUME ["/artifacts"]
 
-# A venv with one role's dependencies, then the project: ROLE is an extra of pyproject.toml.
+# What both roles' builders share: an empty venv, the wheels, and pyproject.toml, which says
+# what each role needs (its extra: `serve` or `train`).
 FROM base AS builder
 # PIP_NO_INDEX=1 with a wheelhouse/ in the build context builds with no network at all.
 ARG PIP_NO_INDEX=0
@@ -24,7 +25,7 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 PIP_NO_INDEX=${PIP_NO_IND
     PIP_FIND_LINKS=/wheelhouse
 RUN python3 -m venv /opt/venv
 COPY wheelhouse/ /wheelhouse/
-# Dependencies first, from pyproject.toml alone, so editing the source keeps this layer.
+# Dependencies first, from pyproject.toml alone, so editing the source keeps that layer.
 # Each role's venv ends without pip and setuptools: nothing installs at run time.
 COPY pyproject.toml /src/pyproject.toml
 COPY scripts/requirements.py /src/scripts/requirements.py
