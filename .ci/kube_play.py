@@ -175,6 +175,7 @@ class Replica:
     errors: dict[str, int] = field(default_factory=dict)
     failed_at: list[float] = field(default_factory=list)  # monotonic times the failed requests were sent
     slowest: float = 0.0  # seconds the slowest answer took
+    slowest_sent: float = 0.0  # ... and the monotonic time its request was sent
     first_new: float | None = None  # monotonic time of the first answer with the new version
     last_old: float | None = None  # ... and of the last with an older one (workers swap one by one)
     restarted: bool = False  # podman restarted it after the kill: answers come from the new instance
@@ -191,7 +192,8 @@ class Replica:
                 self.failed_at.append(sent)
                 return
             self.ok += 1
-            self.slowest = max(self.slowest, time.monotonic() - sent)
+            if time.monotonic() - sent > self.slowest:
+                self.slowest, self.slowest_sent = time.monotonic() - sent, sent
             if version == new_version:
                 self.first_new = self.first_new or time.monotonic()
                 self.new_after_restart += self.restarted
@@ -297,7 +299,8 @@ def load(args: argparse.Namespace) -> int:
             times = ", ".join(f"{t - began:.1f}" for t in replica.failed_at[:5])
             when = f"; sent at {times}{' ...' if replica.failed > 5 else ''} s"
         print(f"  {replica.name} ({replica.ip}, {role}): {replica.ok} answered (the slowest in "
-              f"{replica.slowest:.2f} s), {replica.failed} failed ({errors}{when})")
+              f"{replica.slowest:.2f} s, sent at {replica.slowest_sent - began:.1f} s), "
+              f"{replica.failed} failed ({errors}{when})")
         if published:
             first, settled = (t - published if t else None for t in (replica.first_new, replica.settled()))
             check(settled is not None,
