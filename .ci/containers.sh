@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Builds the image and runs docker-compose.yml for real with Podman and podman-compose
-# (CI machines have no Docker engine and no registry; see ../shared/CONTAINERS.md):
+# Builds both images (the Dockerfile's `service` and `trainer` targets), prints their sizes,
+# checks that the service image has no TensorFlow, and runs docker-compose.yml for real with
+# Podman and podman-compose (CI machines have no Docker engine and no registry; see
+# ../shared/CONTAINERS.md):
 #   1. the trainer job publishes frozenlake-4x4 version 1 into the `artifacts` volume;
 #   2. the service answers /act from that volume; so does a second replica started from
 #      the image's defaults (`docker run` style) on the same volume, read-only;
@@ -8,11 +10,13 @@
 #      without a restart; then a new policy (8x8 slippery) appears the same way.
 # Then deploy/kubernetes/ with `podman kube play` (the PVC, the trainer Job's pod template,
 # the Deployment's two replicas; see .ci/kube_play.py for what podman cannot run as is):
-#   4. the trainer publishes version 1 into the claim; each replica's first /readyz 200 is
-#      timed from its container's start (target: 10 s);
-#   5. 4 clients for 30 s on both replicas while the trainer publishes version 2 (target: both
-#      serve it within 5 s) and one replica is SIGKILLed (podman restarts it, as a kubelet
-#      would): no request to the other fails.
+#   4. the trainer publishes version 1 into the claim; both replicas become ready (how long
+#      after its container started each one's first /readyz 200 came is printed);
+#   5. 4 clients for 30 s on both replicas while the trainer publishes version 2 and one replica
+#      is SIGKILLed (podman restarts it, as a kubelet would): both serve version 2, no request
+#      to the other fails, and the killed one serves again (the seconds each took are printed).
+# What works decides the exit status, never how fast: every wait has a deadline only so that
+# a hang ends, long enough for a busy machine; sizes, seconds and memory are printed.
 # The build runs with no network at all: dependencies come from a wheelhouse downloaded on
 # the host for the base image's Python. Set-up is idempotent and leaves /etc alone (podman
 # reads $CONTAINERS_CONF). Only a machine where Podman cannot be installed or started
@@ -21,9 +25,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 TOOLS=${LAKE_CI_TOOLS:-/var/tmp/lake-ci}
-DEFAULT_BASE=localhost/debian-python:bookworm
+DEFAULT_BASE=localhost/debian-python-slim:bookworm
 BASE=${LAKE_CI_BASE_IMAGE:-$DEFAULT_BASE}
-IMAGE=localhost/lake-policy-server:ci
+SERVICE_IMAGE=localhost/lake-policy-server:ci
+TRAINER_IMAGE=localhost/lake-policy-trainer:ci
 PROJECT=lakeci$$
 PORT=${LAKE_CI_PORT:-18765}
 REPLICA_PORT=$((PORT + 1))
@@ -117,6 +122,10 @@ if ! podman image exists "$BASE"; then
         cp /usr/local/share/ca-certificates/*.crt "$rootfs/usr/local/share/ca-certificates/"
         logged ca chroot "$rootfs" update-ca-certificates
     fi
+    # What python:3.11-slim-bookworm, the Dockerfile's default base, leaves out too: apt's
+    # package lists, documentation, manual pages and translations (~100 MB).
+    rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/* "$rootfs"/usr/share/doc/* \
+        "$rootfs"/usr/share/man/* "$rootfs"/usr/share/info/* "$rootfs"/usr/share/locale/*
     tar -C "$rootfs" -c . | logged import podman import - "$BASE"
     rm -rf "$rootfs"
 fi
@@ -131,27 +140,43 @@ platforms=(--platform "manylinux2014_$machine")
 for minor in $(seq 17 "$glibc_minor"); do
     platforms+=(--platform "manylinux_2_${minor}_$machine")
 done
-"$TOOLS/venv/bin/python" - >"$TOOLS/requirements.txt" <<'PY'
-import tomllib
-with open("pyproject.toml", "rb") as file:
-    project = tomllib.load(file)
-# What the Dockerfile installs (the base dependencies and the server extra), and the
-# build-system requirements: the build installs the project itself with no index.
-print("\n".join(project["build-system"]["requires"] + project["project"]["dependencies"]
-                + project["project"].get("optional-dependencies", {}).get("server", [])))
-PY
+# What the Dockerfile installs into either image (the base dependencies and the serve or
+# train extra), and the build-system requirements: the build installs the project itself.
+python3 scripts/requirements.py --build serve train >"$TOOLS/requirements.txt"
 logged wheelhouse "$TOOLS/venv/bin/python" -m pip download --only-binary=:all: --dest wheelhouse \
     --python-version "$py_version" --implementation cp --abi "cp${py_version/./}" "${platforms[@]}" \
     -r "$TOOLS/requirements.txt"
 echo "wheelhouse: $(find wheelhouse -name '*.whl' | wc -l) wheels for CPython $py_version, glibc 2.$glibc_minor, $machine"
 
-phase "build (no network)"
-# Docker format: the OCI format has no HEALTHCHECK, and podman drops it.
-logged build podman build --format docker --network none \
-    --build-arg BASE_IMAGE="$BASE" --build-arg PIP_NO_INDEX=1 -t "$IMAGE" .
-test "$(podman run --rm --no-healthcheck --entrypoint id "$IMAGE" -u)" = 10001
-test "$(podman image inspect --format '{{json .Config.Healthcheck.Test}}' "$IMAGE")" != null
-echo "image $IMAGE: $(podman image inspect --format '{{.Size}}' "$IMAGE" | numfmt --to=si)B, user 10001, has a HEALTHCHECK"
+phase "build both images (no network)"
+build_target() {  # TARGET IMAGE
+    # Docker format: the OCI format has no HEALTHCHECK, and podman drops it.
+    logged "build-$1" podman build --format docker --network none --target "$1" \
+        --build-arg BASE_IMAGE="$BASE" --build-arg PIP_NO_INDEX=1 -t "$2" .
+    test "$(podman run --rm --no-healthcheck --entrypoint id "$2" -u)" = 10001
+}
+build_target trainer "$TRAINER_IMAGE"
+build_target service "$SERVICE_IMAGE"
+test "$(podman image inspect --format '{{json .Config.Healthcheck.Test}}' "$SERVICE_IMAGE")" != null
+for image in "$BASE" "$SERVICE_IMAGE" "$TRAINER_IMAGE"; do
+    size=$(podman image inspect --format '{{.Size}}' "$image")
+    printf 'image size: %s %s bytes (%sB)\n' "$image" "$size" "$(numfmt --to=si "$size")"
+done
+echo "both images run as user 10001; the service image has a HEALTHCHECK"
+# The service image has no TensorFlow, Keras, JAX or gymnasium; the trainer's has them (so
+# the check can tell).
+if podman run --rm --no-healthcheck "$SERVICE_IMAGE" python -c 'import tensorflow' >/dev/null 2>&1; then
+    echo "python -c 'import tensorflow' succeeded in $SERVICE_IMAGE: the service image must not have TensorFlow" >&2
+    exit 1
+fi
+find_heavy='import importlib.util as u; print(*(m for m in ("tensorflow", "keras", "jax", "gymnasium") if u.find_spec(m)))'
+in_service=$(podman run --rm --no-healthcheck "$SERVICE_IMAGE" python -c "$find_heavy")
+in_trainer=$(podman run --rm --entrypoint python "$TRAINER_IMAGE" -c "$find_heavy")
+if [ -n "$in_service" ] || [[ " $in_trainer " != *" tensorflow "* ]]; then
+    echo "the service image has [$in_service] (must be none); the trainer's [$in_trainer]" >&2
+    exit 1
+fi
+echo "the service image cannot import tensorflow, keras, jax or gymnasium; the trainer image has $in_trainer"
 
 cleanup() {
     local status=$?
@@ -182,7 +207,7 @@ cleanup() {
     exit "$status"
 }
 trap cleanup EXIT
-export LAKE_IMAGE="$IMAGE" LAKE_HOST_PORT="$PORT"
+export LAKE_SERVICE_IMAGE="$SERVICE_IMAGE" LAKE_TRAINER_IMAGE="$TRAINER_IMAGE" LAKE_HOST_PORT="$PORT"
 wait_for() {  # URL POLICY VERSION DEADLINE
     python3 .ci/wait_for_version.py "$@"
 }
@@ -223,7 +248,7 @@ echo "service limits: memory $(numfmt --to=iec "$memory")B, $pids pids, no capab
 
 phase "a second replica on the same volume, from the image's defaults"
 logged replica podman run -d --name "$REPLICA" -p "127.0.0.1:$REPLICA_PORT:8000" \
-    -v "${PROJECT}_artifacts:/artifacts:ro" "$IMAGE"
+    -v "${PROJECT}_artifacts:/artifacts:ro" "$SERVICE_IMAGE"
 wait_for "http://127.0.0.1:$REPLICA_PORT" frozenlake-4x4 1 120
 podman healthcheck run "$REPLICA"
 echo "image healthcheck (/healthz) of the replica: healthy"
@@ -231,25 +256,27 @@ echo "image healthcheck (/healthz) of the replica: healthy"
 phase "retrain: run --rm trainer publishes version 2"
 logged retrain "${COMPOSE[@]}" run -T --rm trainer --map 4x4 --seed 1 --quiet
 tail -n 1 "$LOGS/retrain.log"
-wait_for "http://127.0.0.1:$PORT" frozenlake-4x4 2 30
-wait_for "http://127.0.0.1:$REPLICA_PORT" frozenlake-4x4 2 30
+wait_for "http://127.0.0.1:$PORT" frozenlake-4x4 2 120
+wait_for "http://127.0.0.1:$REPLICA_PORT" frozenlake-4x4 2 120
 
 phase "a new policy: run --rm trainer --map 8x8 --slippery (small budget)"
 logged train-8x8 "${COMPOSE[@]}" run -T --rm trainer --map 8x8 --slippery --seed 0 --budget 4096 --quiet
 tail -n 1 "$LOGS/train-8x8.log"
-wait_for "http://127.0.0.1:$PORT" frozenlake-8x8-slippery 1 30
+wait_for "http://127.0.0.1:$PORT" frozenlake-8x8-slippery 1 120
 
 test "$(podman inspect --format '{{.State.StartedAt}}' "$service")" = "$started_at"
 test "$(podman inspect --format '{{.RestartCount}}' "$service")" = 0
 echo "the service container was never restarted"
+podman stats --no-stream --format '{{.Name}}: {{.MemUsage}} of memory in use, serving 2 policies' "$service" "$REPLICA" || true
 
 phase "kube play: the claim, the trainer Job's pod (version 1), the Deployment's replicas"
 # podman kube play runs Pods, Deployments and PersistentVolumeClaims. The Service, the
 # PodDisruptionBudget, the HorizontalPodAutoscaler and the CronJob are only validated
 # (tests/deploy); kube_play.py render says what the copies it plays change, and why.
-read -r kube_image kube_deployment kube_trainer kube_claim < <(
+read -r kube_service_image kube_trainer_image kube_deployment kube_trainer kube_claim < <(
     "$TOOLS/venv/bin/python" .ci/kube_play.py render deploy/kubernetes "$KUBE" "$PROJECT")
-podman tag "$IMAGE" "$kube_image"
+podman tag "$SERVICE_IMAGE" "$kube_service_image"
+podman tag "$TRAINER_IMAGE" "$kube_trainer_image"
 logged kube-claim podman kube play "$KUBE/claim.yaml"
 artifact_dir=$(podman volume inspect --format '{{.Mountpoint}}' "$kube_claim")
 # One run of the Job: a fresh pod from its template, which must exit 0.

@@ -37,14 +37,30 @@ def only_container(manifest: dict) -> dict:
     return containers[0]
 
 
-def dockerfile_facts() -> dict:
-    """Returns the runtime stage's USER uid and gid, ENV values and EXPOSEd port, from the Dockerfile."""
+# Which of the Dockerfile's targets (and compose's services) each workload runs.
+ROLE_OF_KIND = {"Deployment": "service", "Job": "trainer", "CronJob": "trainer"}
+
+
+def dockerfile_stages() -> dict[str, tuple[str, str]]:
+    """Returns each named stage of the Dockerfile as (what it is FROM, its instructions)."""
     text = (ROOT / "Dockerfile").read_text().replace("\\\n", " ")
-    runtime = text[text.index("AS runtime"):]
-    uid, gid = re.search(r"^USER (\d+):(\d+)$", runtime, re.M).groups()
-    env = dict(re.findall(r"(\w+)=(\S+)", " ".join(re.findall(r"^ENV (.*)$", runtime, re.M))))
-    expose = re.search(r"^EXPOSE (\d+)$", runtime, re.M).group(1)
-    return {"uid": int(uid), "gid": int(gid), "env": env, "expose": int(expose)}
+    return {m["name"]: (m["parent"], m["body"])
+            for m in re.finditer(r"^FROM (?P<parent>\S+) AS (?P<name>\S+)$(?P<body>.*?)(?=^FROM |\Z)", text, re.M | re.S)}
+
+
+def dockerfile_facts(target: str) -> dict:
+    """Returns a build target's USER uid and gid, ENV values and EXPOSEd port (None if none),
+    from its stage and the stages it is built FROM."""
+    stages = dockerfile_stages()
+    chain, name = [], target
+    while name in stages:
+        chain.insert(0, stages[name][1])
+        name = stages[name][0]
+    instructions = "".join(chain)
+    uid, gid = re.findall(r"^USER (\d+):(\d+)$", instructions, re.M)[-1]
+    env = dict(re.findall(r"(\w+)=(\S+)", " ".join(re.findall(r"^ENV (.*)$", instructions, re.M))))
+    expose = re.findall(r"^EXPOSE (\d+)$", instructions, re.M)
+    return {"uid": int(uid), "gid": int(gid), "env": env, "expose": int(expose[-1]) if expose else None}
 
 
 @pytest.fixture(scope="session")
@@ -53,5 +69,6 @@ def manifests():
 
 
 @pytest.fixture(scope="session")
-def image():
-    return dockerfile_facts()
+def images():
+    """The facts of each role's image, by role: `service` and `trainer`."""
+    return {role: dockerfile_facts(role) for role in ("service", "trainer")}

@@ -7,7 +7,7 @@ import pytest
 import yaml
 from kubernetes_validate.utils import latest_version
 
-from tests.deploy.conftest import KUSTOMIZATION, MANIFEST_FILES
+from tests.deploy.conftest import KUSTOMIZATION, MANIFEST_FILES, only_container
 
 # The newest release the installed schemas know, and the oldest still common on managed
 # clusters: every API used (apps/v1, batch/v1 CronJob, policy/v1, autoscaling/v2) is GA in both.
@@ -33,6 +33,6 @@ def test_kustomization_applies_every_manifest_but_the_cronjob_example(manifests)
     kustomization = yaml.safe_load(KUSTOMIZATION.read_text())
     names = {path.name for path in MANIFEST_FILES}
     assert set(kustomization["resources"]) == names - {"trainer-cronjob.yaml"}
-    image = manifests["Deployment"]["spec"]["template"]["spec"]["containers"][0]["image"]
-    [entry] = kustomization["images"]
-    assert image == f"{entry['name']}:{entry['newTag']}"
+    # Each image the workloads run (the service's and the trainer's) is set there, and no other.
+    used = {only_container(manifests[kind])["image"] for kind in ("Deployment", "Job", "CronJob")}
+    assert used == {f"{entry['name']}:{entry['newTag']}" for entry in kustomization["images"]}

@@ -2,14 +2,18 @@
 
 import copy
 import json
+import re
+import subprocess
+import sys
 
 import pytest
 import yaml
 
 from service.settings import Settings
-from tests.deploy.conftest import ROOT, only_container, pod_template
+from tests.deploy.conftest import ROLE_OF_KIND, ROOT, dockerfile_stages, only_container, pod_template
 
-WORKLOADS = ["Deployment", "Job", "CronJob"]
+WORKLOADS = list(ROLE_OF_KIND)
+IMAGE_NAMES = {"service": "lake-policy-server", "trainer": "lake-policy-trainer"}
 
 
 def container_port(container: dict, port) -> int:
@@ -24,23 +28,56 @@ def env_of(container: dict) -> dict[str, str]:
     return {variable["name"]: variable["value"] for variable in container.get("env", [])}
 
 
-def artifact_mount(manifest: dict, image: dict) -> tuple[dict, dict]:
+def artifact_mount(manifest: dict, images: dict) -> tuple[dict, dict]:
     """Returns the volume mount at the image's LAKE_ARTIFACT_ROOT, and the volume it mounts."""
     spec = pod_template(manifest)["spec"]
+    image = images[ROLE_OF_KIND[manifest["kind"]]]
     [mount] = [m for m in only_container(manifest)["volumeMounts"]
                if m["mountPath"] == image["env"]["LAKE_ARTIFACT_ROOT"]]
     [volume] = [v for v in spec["volumes"] if v["name"] == mount["name"]]
     return mount, volume
 
 
+def installed_extra(role: str) -> str:
+    """Returns the pyproject.toml extra whose requirements the Dockerfile installs into `role`'s image."""
+    stages = dockerfile_stages()
+    [builder] = re.findall(r"^COPY --from=(\S+) /opt/venv ", stages[role][1], re.M)
+    [extra] = re.findall(r"requirements\.py (\w+)", stages[builder][1])
+    return extra
+
+
+def distribution_names(extra: str) -> set[str]:
+    """Returns the names of the distributions the project with `extra` requires."""
+    lines = subprocess.run([sys.executable, str(ROOT / "scripts" / "requirements.py"), extra],
+                           check=True, capture_output=True, text=True).stdout.splitlines()
+    return {re.match(r"[A-Za-z0-9_.-]+", line)[0].lower().replace("_", "-") for line in lines}
+
+
+@pytest.mark.parametrize("role", ["service", "trainer"])
+def test_compose_builds_each_role_from_its_own_target(role):
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"][role]
+    assert compose["build"]["target"] == role and role in dockerfile_stages()
+    # `docker build .` with no target builds the last stage: the service.
+    assert list(dockerfile_stages())[-1] == "service"
+
+
+def test_the_service_image_installs_no_tensorflow_keras_jax_or_gymnasium():
+    service, trainer = distribution_names(installed_extra("service")), distribution_names(installed_extra("trainer"))
+    assert not service & {"tensorflow", "tensorflow-cpu", "keras", "jax", "gymnasium", "tf2onnx"}
+    assert {"tensorflow-cpu", "keras", "gymnasium"} <= trainer
+    assert {"gunicorn", "flask", "gevent"} <= service and not trainer & {"gunicorn", "flask", "gevent"}
+
+
 @pytest.mark.parametrize("kind", WORKLOADS)
-def test_every_pod_runs_the_image_as_its_non_root_user(manifests, image, kind):
+def test_every_pod_runs_its_roles_image_as_its_non_root_user(manifests, images, kind):
+    role = ROLE_OF_KIND[kind]
+    image = images[role]
     pod = pod_template(manifests[kind])["spec"]
     container = only_container(manifests[kind])
-    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
-    compose_image = compose["x-image"]["image"].split(":-", 1)[1].rstrip("}")  # ${LAKE_IMAGE:-name:tag}
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"][role]
+    compose_image = compose["image"].split(":-", 1)[1].rstrip("}")  # ${LAKE_..._IMAGE:-name:tag}
     repository, tag = container["image"].rsplit(":", 1)
-    assert repository == compose_image.rsplit(":", 1)[0] == "lake-policy-server"
+    assert repository == compose_image.rsplit(":", 1)[0] == IMAGE_NAMES[role]
     assert tag not in ("", "latest") and container["imagePullPolicy"] == "IfNotPresent"
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert (pod["securityContext"]["runAsUser"], pod["securityContext"]["runAsGroup"]) == (image["uid"], image["gid"])
@@ -49,34 +86,34 @@ def test_every_pod_runs_the_image_as_its_non_root_user(manifests, image, kind):
 
 
 @pytest.mark.parametrize("kind", WORKLOADS)
-def test_every_container_is_locked_down_with_a_writable_tmp(manifests, image, kind):
+def test_every_container_is_locked_down_with_a_writable_tmp(manifests, images, kind):
     container = only_container(manifests[kind])
     security = container["securityContext"]
     assert security["readOnlyRootFilesystem"] is True
     assert security["allowPrivilegeEscalation"] is False
     assert security["capabilities"]["drop"] == ["ALL"]
-    # The root is read-only; the image's HOME (and TensorFlow, gunicorn, Keras) write to /tmp.
-    assert image["env"]["HOME"] == "/tmp"
+    # The root is read-only; the image's HOME (gunicorn, the loader, TensorFlow in the trainer) is /tmp.
+    assert images[ROLE_OF_KIND[kind]]["env"]["HOME"] == "/tmp"
     [tmp] = [m for m in container["volumeMounts"] if m["mountPath"] == "/tmp"]
     [volume] = [v for v in pod_template(manifests[kind])["spec"]["volumes"] if v["name"] == tmp["name"]]
     assert "sizeLimit" in volume["emptyDir"] and not tmp.get("readOnly")
     assert {"cpu", "memory"} <= set(container["resources"]["requests"]) and "memory" in container["resources"]["limits"]
 
 
-def test_the_service_mounts_the_artifacts_read_only(manifests, image):
-    mount, volume = artifact_mount(manifests["Deployment"], image)
+def test_the_service_mounts_the_artifacts_read_only(manifests, images):
+    mount, volume = artifact_mount(manifests["Deployment"], images)
     assert mount["readOnly"] is True and volume["persistentVolumeClaim"]["readOnly"] is True
     assert env_of(only_container(manifests["Deployment"]))["LAKE_ARTIFACT_ROOT"] == mount["mountPath"]
 
 
 @pytest.mark.parametrize("kind", ["Job", "CronJob"])
-def test_the_trainer_publishes_into_the_same_claim_writable(manifests, image, kind):
-    mount, volume = artifact_mount(manifests[kind], image)
+def test_the_trainer_publishes_into_the_same_claim_writable(manifests, images, kind):
+    mount, volume = artifact_mount(manifests[kind], images)
     assert not mount.get("readOnly") and not volume["persistentVolumeClaim"].get("readOnly")
     args = only_container(manifests[kind])["args"]
     assert args[args.index("--artifact-root") + 1] == mount["mountPath"]
     claim = manifests["PersistentVolumeClaim"]
-    service_claim = artifact_mount(manifests["Deployment"], image)[1]["persistentVolumeClaim"]["claimName"]
+    service_claim = artifact_mount(manifests["Deployment"], images)[1]["persistentVolumeClaim"]["claimName"]
     assert volume["persistentVolumeClaim"]["claimName"] == service_claim == claim["metadata"]["name"]
     # Replicas on several nodes and a trainer on yet another must mount it at once.
     assert claim["spec"]["accessModes"] == ["ReadWriteMany"]
@@ -91,7 +128,8 @@ def test_the_cronjob_runs_the_jobs_pod_with_a_fresh_seed(manifests):
     assert job["spec"]["restartPolicy"] == "Never"
 
 
-def test_probes_ask_the_service_port_for_its_health_routes(manifests, image):
+def test_probes_ask_the_service_port_for_its_health_routes(manifests, images):
+    image = images["service"]
     container = only_container(manifests["Deployment"])
     port = int(env_of(container)["LAKE_PORT"])
     assert port == Settings.model_fields["port"].default == image["expose"] == int(image["env"]["LAKE_PORT"])
