@@ -227,9 +227,9 @@ class DataPlane:
                 raise InvalidObservation(f"{field}: states have shape [batch] or [batch, 1], got {list(array.shape)}",
                                          details=[{"field": field, "shape": [-1, 1]}])
             return _discrete_states(array.tolist(), space.n, policy.name, field)
-        if array.dtype.kind not in "iuf":
-            raise InvalidObservation(f"{field}: observations of {policy.name} are numbers, got {array.dtype} data",
-                                     details=[{"field": field, "type": "number"}])
+        if array.dtype.kind != "f":
+            raise InvalidObservation(f"{field}: observations of {policy.name} are floating-point numbers, "
+                                     f"got {array.dtype} data", details=[{"field": field, "type": "number"}])
         if array.shape[1:] != tuple(space.shape):
             raise InvalidObservation(
                 f"{field}: observations of {policy.name} have shape [batch, {', '.join(map(str, space.shape))}], "
