@@ -14,7 +14,10 @@ DESCRIPTION = (
     "Keras A2C policies for any gymnasium environment with discrete actions: discrete observations "
     "(FrozenLake, Taxi, CliffWalking: an integer state) and Box observations (CartPole, Acrobot: a list of "
     "numbers of the space's shape). The same policies through the service's own API, the Open Inference "
-    "Protocol (/v2) and TF Serving's REST API (/v1)."
+    "Protocol (/v2) and TF Serving's REST API (/v1). Each answers errors in its own convention: the "
+    "service's own API sends {\"error\": {status, code, message, details}} and 422 for a well-formed request "
+    "with values it cannot take; the Open Inference Protocol and TF Serving send {\"error\": \"<message>\"} "
+    "and 400 for every bad request, as their specifications say."
 )
 BARE_ERROR = {"type": "object", "properties": {"error": {"type": "string"}}, "required": ["error"]}
 
