@@ -38,7 +38,8 @@ INPUT_NAME = "observation"
 OUTPUT_TYPES = {"action": "INT64", "probabilities": "FP64", "value": "FP64"}
 SERVER_NAME, SERVER_VERSION = "lake-policy-server", "2"
 EXTENSIONS = ["binary_tensor_data", "model_repository"]
-STATES = {"loaded": "READY", "failed": "UNAVAILABLE", "removed": "UNAVAILABLE"}
+# Triton's model states, for the loader's version states.
+STATES = {"loaded": "READY", "loading": "LOADING", "failed": "UNAVAILABLE", "removed": "UNAVAILABLE"}
 
 
 def render_error(error: ServiceError) -> Response:

@@ -251,6 +251,6 @@ def _shape(dims: list[int]) -> dict:
 
 
 def _version_status(version: int, state: str, error: str | None) -> dict:
-    tf_state = {"loaded": "AVAILABLE", "failed": "END", "removed": "END"}[state]
+    tf_state = {"loaded": "AVAILABLE", "loading": "LOADING", "failed": "END", "removed": "END"}[state]
     return {"version": str(version), "state": tf_state,
             "status": {"error_code": "OK" if state == "loaded" else "UNKNOWN", "error_message": error or ""}}

@@ -14,7 +14,7 @@ import pytest
 from pydantic import BaseModel, ConfigDict, StrictBool, StrictFloat, StrictInt, StrictStr
 
 from service.registry import Registry, Snapshot
-from tests.service.inprocess import BOX, MAX_BATCH, TABULAR, build_client, publish_both
+from tests.service.inprocess import BOX, MAX_BATCH, TABULAR, add_loading_version, build_client, publish_both
 
 Datatype = Literal["BOOL", "UINT8", "UINT16", "UINT32", "UINT64", "INT8", "INT16", "INT32", "INT64",
                    "FP16", "FP32", "FP64", "BYTES"]
@@ -247,6 +247,14 @@ def test_repository_index_lists_every_version_and_only_ready_ones_when_asked(cli
     ready = client.post("/v2/repository/index", json={"ready": True}).get_json()
     assert {(e["name"], e["version"]) for e in ready} == {(TABULAR, "1"), (BOX, "1")}
     assert assert_error(client.post("/v2/repository/index", json={"ready": "yes"}), 400)
+
+
+def test_repository_index_shows_a_version_being_loaded_as_loading(tmp_path):
+    publish_both(tmp_path / "root")
+    client = build_client(tmp_path / "root", tmp_path / "cache")
+    add_loading_version(client, BOX)
+    index = [RepositoryIndexEntry.model_validate(e) for e in client.post("/v2/repository/index").get_json()]
+    assert (BOX, "2", "LOADING") in {(e.name, e.version, e.state) for e in index}
 
 
 @pytest.mark.parametrize("verb", ["load", "unload"])

@@ -16,7 +16,7 @@ from google.protobuf import json_format
 from tensorflow_serving.apis import classification_pb2, get_model_metadata_pb2, get_model_status_pb2
 from tensorflow_serving.apis import predict_pb2, regression_pb2
 
-from tests.service.inprocess import BOX, TABULAR, build_client, publish_both
+from tests.service.inprocess import BOX, TABULAR, add_loading_version, build_client, publish_both
 
 BOX_OBSERVATIONS = [[0.01, -0.2, 0.03, 0.4], [-1.0, 0.5, -0.1, -0.3]]
 ACTIONS = {TABULAR: ["LEFT", "DOWN", "RIGHT", "UP"], BOX: ["LEFT", "RIGHT"]}
@@ -127,6 +127,16 @@ def test_status_parses_as_get_model_status_response(client, path):
     assert states[1] == "AVAILABLE"
     if path == f"/v1/models/{TABULAR}":
         assert states == {1: "AVAILABLE", 2: "END"}
+
+
+def test_status_shows_a_version_being_loaded_as_loading(tmp_path):
+    publish_both(tmp_path / "root")
+    client = build_client(tmp_path / "root", tmp_path / "cache")
+    add_loading_version(client, BOX)
+    message = json_format.Parse(client.get(f"/v1/models/{BOX}").data, get_model_status_pb2.GetModelStatusResponse())
+    states = {s.version: get_model_status_pb2.ModelVersionStatus.State.Name(s.state)
+              for s in message.model_version_status}
+    assert states == {1: "AVAILABLE", 2: "LOADING"}
 
 
 @pytest.mark.parametrize("model, dtype, shape, width", [
