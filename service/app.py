@@ -13,14 +13,15 @@ import time
 from pathlib import Path
 
 from flask import Flask, g, jsonify, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from service import metrics
 from service.api import LakeApi
 from service.dataplane import DataPlane
-from service.errors import BadFraming, ServiceError
+from service.errors import BadFraming, ServiceError, routing_error
 from service.http import BODY_BUDGET, Route, release_body_budget, release_memory_after_large_bodies
 from service.openapi import openapi_document
+from service.protocols import oip, tfserving
 from service.protocols.oip import OpenInferenceApi
 from service.protocols.tfserving import TfServingApi
 from service.registry import Registry
@@ -45,6 +46,7 @@ def create_app(settings: Settings | None = None, cache_dir: Path | None = None, 
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     BODY_BUDGET.limit = settings.body_budget_bytes
+    app.url_map.converters.update(tfserving.CONVERTERS)
     app.extensions["registry"] = registry
     routes: list[Route] = [
         *LakeApi(settings, plane).routes(),
@@ -94,12 +96,22 @@ def _install_hooks(app: Flask, error_styles: dict[str, str], cors_origins: list[
             response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
         return response
 
-    def error_response(status: int, code: str, message: str, details: list, headers: dict):
-        if error_styles.get(request.endpoint) == "oip":
-            # The Open Inference Protocol's error shape is a bare string.
-            return jsonify({"error": message}), status, headers
-        body = {"error": {"status": status, "code": code, "message": message, "details": details}}
-        return jsonify(body), status, headers
+    def lake_error(error: ServiceError):
+        body = {"error": {"status": error.status, "code": error.code, "message": error.message,
+                          "details": error.details}}
+        return jsonify(body), error.status, error.headers
+
+    # One renderer per protocol; a request no route took is answered in the shape of the
+    # protocol whose paths it is under.
+    renderers = {"lake": lake_error, "oip": oip.render_error, "tfserving": tfserving.render_error}
+    prefixes = (("/v2/", "oip"), ("/v1/", "tfserving"))
+
+    def error_style() -> str:
+        style = error_styles.get(request.endpoint)
+        if style is None:
+            path = request.path if request.path.endswith("/") else request.path + "/"
+            style = next((s for prefix, s in prefixes if path.startswith(prefix)), "lake")
+        return style
 
     # Runs after the response is built, so the request's objects are already freed.
     app.teardown_request(release_memory_after_large_bodies)
@@ -107,10 +119,14 @@ def _install_hooks(app: Flask, error_styles: dict[str, str], cors_origins: list[
 
     @app.errorhandler(ServiceError)
     def service_error(error: ServiceError):
-        return error_response(error.status, error.code, error.message, error.details, error.headers)
+        return renderers[error_style()](error)
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
-        code = (error.name or "error").lower().replace(" ", "_")
-        headers = {k: v for k, v in error.get_headers() if k.lower() == "allow"}
-        return error_response(error.code, code, error.description, [], headers)
+        if request.url_rule is None and error.code in (404, 405):
+            allowed = error.valid_methods if isinstance(error, MethodNotAllowed) else None
+            converted = routing_error(request.method, request.path, allowed)
+        else:
+            converted = ServiceError(error.description or error.name)
+            converted.status, converted.code = error.code, (error.name or "error").lower().replace(" ", "_")
+        return renderers[error_style()](converted)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
+from typing import Literal
+
 import numpy as np
 
 from policy_artifacts.manifest import BoxSpace, DiscreteSpace
@@ -18,7 +20,7 @@ from service.errors import (
     InvalidObservation, InvalidRequest, NotReady, PayloadTooLarge, PolicyNotFound, VersionNotFound,
 )
 from service.policy import ServedPolicy, unseeded_generator
-from service.registry import Registry, Snapshot
+from service.registry import PolicyEntry, Registry, Snapshot
 from service.settings import Settings
 
 
@@ -28,6 +30,47 @@ class Answer:
 
     policy: ServedPolicy
     values: np.ndarray
+
+
+Output = Literal["action", "probabilities", "value"]
+OUTPUTS: tuple[Output, ...] = ("action", "probabilities", "value")
+
+
+@dataclass(frozen=True)
+class InferenceRequest:
+    """What a protocol asks of the data plane, decoded from its wire format but not yet
+    checked against any policy.
+
+    `observations` is either a list of JSON values (one per observation) or an array
+    from a tensor: a batch of integer states ([batch] or [batch, 1]) or of Box
+    observations ([batch, *shape]).
+    """
+
+    policy: str | None
+    version: int | str | None
+    observations: list | np.ndarray
+    outputs: tuple[Output, ...] = OUTPUTS
+    greedy: bool = False
+    seed: int | None = None
+    action_mask: object = None  # as /act's: one 0/1 list per action, or one per observation
+    field: str = "observations"  # what error messages call the observations
+
+
+@dataclass(frozen=True)
+class InferenceAnswer:
+    """The requested outputs, in the order asked for, and the version that produced them."""
+
+    policy: ServedPolicy
+    outputs: dict[str, np.ndarray]
+
+
+@dataclass(frozen=True)
+class ModelView:
+    """One policy as one snapshot shows it: the version a request resolved to, and every
+    version of the policy (loaded or not)."""
+
+    policy: ServedPolicy
+    entry: PolicyEntry
 
 
 class DataPlane:
@@ -62,18 +105,55 @@ class DataPlane:
         self._max_values = (snapshot, budget)
         return budget
 
-    def resolve_any(self) -> None:
-        """Raises NotReady unless some policy is served."""
-        if not self.registry.snapshot.ready:
-            raise NotReady("no policy is loaded yet; retry shortly")
-
     def resolve(self, name: str | None, version: int | str | None = None, seed: int | None = None) -> ServedPolicy:
         """Returns the policy version a request asked for, or raises the matching error.
 
         `version` is a number, a label ("stable", "latest", ...) or None: the served
         version, or under a traffic split, the share the seed (or a random draw) lands in.
         """
-        snapshot = self.registry.snapshot
+        return self._resolve(self.registry.snapshot, name, version, seed)[1]
+
+    def model(self, name: str, version: int | str | None = None) -> ModelView:
+        """Returns the version a request names and its policy's entry, from one snapshot."""
+        entry, policy = self._resolve(self.registry.snapshot, name, version, None)
+        return ModelView(policy, entry)
+
+    def repository(self) -> list[PolicyEntry]:
+        """Returns every policy the loader knows of, served or not, from one snapshot."""
+        return list(self.registry.snapshot.policies.values())
+
+    def is_ready(self) -> bool:
+        """Returns True when some policy is served."""
+        return self.registry.snapshot.ready
+
+    def infer(self, request: InferenceRequest) -> InferenceAnswer:
+        """Returns the outputs a request asks for, from the policy version it resolves to.
+
+        The whole request is answered from one snapshot and one version; an empty batch
+        is answered with empty outputs of the right shape, without running a model.
+        """
+        _, policy = self._resolve(self.registry.snapshot, request.policy, request.version, request.seed)
+        if isinstance(request.observations, np.ndarray):
+            observations = self.tensor_observations(policy, request.observations, request.field)
+        else:
+            observations = self.observations(policy, request.observations, request.field)
+        count = len(observations)
+        mask = self.action_mask(policy, request.action_mask, count) if "action" in request.outputs else None
+        outputs = {}
+        for name in request.outputs:
+            if count == 0:
+                width = (len(policy.action_names),) if name == "probabilities" else ()
+                outputs[name] = np.zeros((0, *width), dtype=np.int64 if name == "action" else np.float64)
+            elif name == "action":
+                outputs[name] = self.act(policy, observations, request.greedy, request.seed, mask).astype(np.int64)
+            elif name == "probabilities":
+                outputs[name] = self.probabilities(policy, observations)
+            else:
+                outputs[name] = self.value(policy, observations)
+        return InferenceAnswer(policy, outputs)
+
+    def _resolve(self, snapshot: Snapshot, name: str | None, version: int | str | None,
+                 seed: int | None) -> tuple[PolicyEntry, ServedPolicy]:
         if not snapshot.ready:
             raise NotReady("no policy is loaded yet; retry shortly")
         if name is None:
@@ -90,7 +170,7 @@ class DataPlane:
                 details=[{"field": "policy", "allowed": sorted(n for n, e in snapshot.policies.items() if e.served)[:20]}],
             )
         if version is None:
-            return self._split(entry, seed) if entry.record.traffic else entry.served
+            return entry, self._split(entry, seed) if entry.record.traffic else entry.served
         if isinstance(version, str):
             if version not in entry.record.labels:
                 raise VersionNotFound(
@@ -103,7 +183,7 @@ class DataPlane:
                 f"policy {name!r} has no loaded version {str(version)[:20]}",
                 details=[{"field": "version", "allowed": sorted(entry.loaded)}],
             )
-        return entry.loaded[version]
+        return entry, entry.loaded[version]
 
     @staticmethod
     def _split(entry, seed: int | None) -> ServedPolicy:
@@ -127,6 +207,34 @@ class DataPlane:
         if isinstance(space, DiscreteSpace):
             return _discrete_states(raw, space.n, policy.name, field)
         return _box_observations(raw, policy, field)
+
+    def tensor_observations(self, policy: ServedPolicy, array: np.ndarray, field: str) -> np.ndarray:
+        """Returns a tensor's observations as an array the policy takes, or raises
+        InvalidObservation: integer states of shape [batch] or [batch, 1] for a discrete
+        space, numbers of shape [batch, *shape] for a Box space."""
+        space = policy.observation_space
+        if array.ndim == 0:
+            raise InvalidObservation(f"{field}: a batch of observations, got a scalar", details=[{"field": field}])
+        if len(array) > self.settings.max_batch:
+            raise batch_too_large(field, len(array), self.settings.max_batch)
+        if isinstance(space, DiscreteSpace):
+            if array.dtype.kind not in "iu":
+                raise InvalidObservation(f"{field}: states of {policy.name} are integers, got {array.dtype} data",
+                                         details=[{"field": field, "type": "integer"}])
+            if array.ndim == 2 and array.shape[1] == 1:
+                array = array[:, 0]
+            if array.ndim != 1:
+                raise InvalidObservation(f"{field}: states have shape [batch] or [batch, 1], got {list(array.shape)}",
+                                         details=[{"field": field, "shape": [-1, 1]}])
+            return _discrete_states(array.tolist(), space.n, policy.name, field)
+        if array.dtype.kind != "f":
+            raise InvalidObservation(f"{field}: observations of {policy.name} are floating-point numbers, "
+                                     f"got {array.dtype} data", details=[{"field": field, "type": "number"}])
+        if array.shape[1:] != tuple(space.shape):
+            raise InvalidObservation(
+                f"{field}: observations of {policy.name} have shape [batch, {', '.join(map(str, space.shape))}], "
+                f"got {list(array.shape)}", details=[{"field": field, "shape": [-1, *space.shape]}])
+        return self.observations(policy, array.tolist(), field)
 
     def action_mask(self, policy: ServedPolicy, mask, count: int) -> np.ndarray | None:
         """Returns the mask as a (count, n_actions) or (n_actions,) 0/1 array, checked: one

@@ -82,3 +82,35 @@ class BadFraming(ServiceError):
 
 class UnsupportedForPolicy(ServiceError):
     status, code = 422, "unsupported_for_policy"
+
+
+class RouteNotFound(ServiceError):
+    status, code = 404, "not_found"
+
+
+class MethodNotAllowed(ServiceError):
+    status, code = 405, "method_not_allowed"
+
+
+class ProbeFalse(ServiceError):
+    """A protocol health probe's "false": the Open Inference Protocol answers readiness
+    with 200 for true and a 4xx for false. (/readyz is ours: it says 503, as Kubernetes
+    expects.)"""
+
+    status, code = 400, "not_ready"
+
+
+def routing_error(method: str, path: str, allowed: list[str] | None) -> ServiceError:
+    """Returns the error for a request no route takes: an unknown path, or a known path
+    asked with a method it does not have (then `allowed` lists its methods)."""
+    if allowed:
+        return MethodNotAllowed(f"{method} is not allowed on {path[:200]}; use {', '.join(sorted(allowed))}",
+                                headers={"Allow": ", ".join(sorted(allowed))})
+    return RouteNotFound(f"no route {method} {path[:200]}")
+
+
+def protocol_status(error: ServiceError) -> int:
+    """Returns the status the Open Inference Protocol and TF Serving give `error`: both
+    answer every bad request with 400, where this service's own API says 422 for a
+    well-formed request with values it cannot take."""
+    return 400 if error.status == 422 else error.status

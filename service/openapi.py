@@ -14,9 +14,12 @@ DESCRIPTION = (
     "Keras A2C policies for any gymnasium environment with discrete actions: discrete observations "
     "(FrozenLake, Taxi, CliffWalking: an integer state) and Box observations (CartPole, Acrobot: a list of "
     "numbers of the space's shape). The same policies through the service's own API, the Open Inference "
-    "Protocol (/v2) and TF Serving's REST API (/v1)."
+    "Protocol (/v2) and TF Serving's REST API (/v1). Each answers errors in its own convention: the "
+    "service's own API sends {\"error\": {status, code, message, details}} and 422 for a well-formed request "
+    "with values it cannot take; the Open Inference Protocol and TF Serving send {\"error\": \"<message>\"} "
+    "and 400 for every bad request, as their specifications say."
 )
-OIP_ERROR = {"type": "object", "properties": {"error": {"type": "string"}}, "required": ["error"]}
+BARE_ERROR = {"type": "object", "properties": {"error": {"type": "string"}}, "required": ["error"]}
 
 
 def _ref(model) -> dict:
@@ -33,7 +36,7 @@ def _openapi_path(rule: str) -> str:
 
 def _operation(route: Route) -> dict:
     ok = {"description": "OK", **(_json(_ref(route.response_model)) if route.response_model else {})}
-    error_schema = OIP_ERROR if route.error_style == "oip" else _ref(ErrorResponse)
+    error_schema = _ref(ErrorResponse) if route.error_style == "lake" else BARE_ERROR
     operation = {
         "operationId": route.operation_id, "summary": route.summary, "tags": [route.tag],
         "responses": {"200": ok, **{str(s): {"description": "Error", **_json(error_schema)} for s in route.errors}},

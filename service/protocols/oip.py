@@ -1,12 +1,21 @@
 """The Open Inference Protocol (KServe V2, Triton's HTTP API), served from the data plane.
 
-A policy is a model and its versions are model versions (labels too). One input, the
-observations as one tensor (`INT64`/`INT32` [batch] or [batch, 1] for discrete spaces,
-`FP32`/`FP64` [batch, *shape] for Box spaces), JSON or binary (the binary tensor data
-extension). Outputs `action` (INT64 [batch]), `probabilities` (FP64 [batch, actions]) and
-`value` (FP64 [batch]), all three unless the request names some. Request `parameters`:
-`mode` ("sample", the default as for /act, or "greedy"), `seed`, `action_mask`. Errors are
-the protocol's `{"error": "<message>"}`.
+A policy is a model and its versions are model versions (labels too). One input,
+`observation`, the observations as one tensor (`INT64`/`INT32` [batch] or [batch, 1] for
+discrete spaces, `FP32`/`FP64` [batch, *shape] for Box spaces; a batch may be empty),
+JSON or binary (the binary tensor data extension). Outputs `action` (INT64 [batch]),
+`probabilities` (FP64 [batch, actions]) and `value` (FP64 [batch]): all three unless the
+request names some, then those, in its order. Request `parameters`: `mode` ("sample",
+the default as for /act, or "greedy"), `seed`, `action_mask` (JSON text of /act's mask).
+
+Errors are the protocol's `{"error": "<message>"}`, and a bad request is a 400 (the
+service's own API says 422 for some of the same requests; each keeps its convention).
+Health probes answer 200 for true and 400 for false.
+
+The model repository extension is Triton's in its POLL model-control mode: the index
+lists every version the loader knows of, and explicit load and unload are refused,
+because versions are loaded by the loader as they are published (pin one with
+LAKE_PINNED_VERSIONS).
 """
 
 from __future__ import annotations
@@ -16,20 +25,26 @@ import json
 import numpy as np
 from flask import Response, request
 
-from policy_artifacts.manifest import DiscreteSpace
-from service.dataplane import DataPlane, version_reference
-from service.errors import InvalidRequest
-from service.http import Route, json_response, read_body_bytes, read_json_body
+from service.dataplane import OUTPUTS, DataPlane, InferenceAnswer, InferenceRequest, version_reference
+from service.errors import InvalidRequest, NotReady, ProbeFalse, ServiceError
+from service.http import Route, json_response, parse_json, read_body_bytes, read_json_body, validate
 from service.policy import ServedPolicy
-from service.protocols.tensors import (
-    BINARY_HEADER, FLOAT_TYPES, INTEGER_TYPES, encode_output, split_binary_body, tensor_array,
-)
+from service.protocols import bare_error_response
+from service.protocols.oip_types import InferRequest, RepositoryIndexRequest
+from service.protocols.tensors import BINARY_HEADER, encode_output, split_binary_body, tensor_array
 from service.settings import Settings
 
-OUTPUTS = ("action", "probabilities", "value")
+INPUT_NAME = "observation"
 OUTPUT_TYPES = {"action": "INT64", "probabilities": "FP64", "value": "FP64"}
 SERVER_NAME, SERVER_VERSION = "lake-policy-server", "2"
 EXTENSIONS = ["binary_tensor_data", "model_repository"]
+# Triton's model states, for the loader's version states.
+STATES = {"loaded": "READY", "loading": "LOADING", "failed": "UNAVAILABLE", "removed": "UNAVAILABLE"}
+
+
+def render_error(error: ServiceError) -> Response:
+    """Returns the protocol's error answer: `{"error": "<message>"}`, 400 for a bad request."""
+    return bare_error_response(error)
 
 
 def _versioned(path: str) -> list[str]:
@@ -44,30 +59,37 @@ class OpenInferenceApi:
     def routes(self) -> list[Route]:
         name_param = {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
         version_param = {"name": "version", "in": "path", "required": True, "schema": {"type": "string"}}
+
+        def route(path, method, handler, operation, summary, errors=(), parameters=()):
+            return Route(path, method, handler, operation, summary, "open-inference", errors=errors,
+                         parameters=parameters, error_style="oip")
+
         routes = [
-            Route("/v2", "GET", self.server_metadata, "oipServerMetadata", "Server metadata", "open-inference",
-                  error_style="oip"),
-            Route("/v2/health/live", "GET", self.live, "oipServerLive", "Alive: {\"live\": true}", "open-inference",
-                  error_style="oip"),
-            Route("/v2/health/ready", "GET", self.ready, "oipServerReady", "Ready once a policy is loaded",
-                  "open-inference", errors=(503,), error_style="oip"),
-            Route("/v2/repository/index", "POST", self.repository_index, "oipRepositoryIndex",
-                  "Every policy version and its state (Triton's repository index)", "open-inference",
-                  error_style="oip"),
+            # The specification writes the path with a trailing slash; Triton's clients leave it off.
+            route("/v2", "GET", self.server_metadata, "oipServerMetadata", "Server metadata"),
+            route("/v2/", "GET", self.server_metadata, "oipServerMetadataSlash", "Server metadata"),
+            route("/v2/health/live", "GET", self.live, "oipServerLive", "Alive: 200"),
+            route("/v2/health/ready", "GET", self.ready, "oipServerReady",
+                  "Ready (200) once a policy is served, else 400", errors=(400,)),
+            route("/v2/repository/index", "POST", self.repository_index, "oipRepositoryIndex",
+                  "Every policy version and its state; {\"ready\": true} lists only the ready ones", errors=(400, 413)),
         ]
-        for suffix, handler, method, summary, operation in [
-            ("", self.model_metadata, "GET", "Model metadata: inputs and outputs", "oipModelMetadata"),
-            ("/ready", self.model_ready, "GET", "Model ready", "oipModelReady"),
-            ("/config", self.model_config, "GET", "Model configuration (Triton)", "oipModelConfig"),
-            ("/infer", self.infer, "POST", "Inference: actions, probabilities and values", "oipInfer"),
+        for verb in ("load", "unload"):
+            routes.append(route(f"/v2/repository/models/<name>/{verb}", "POST", self.model_control,
+                                f"oipRepositoryModel{verb.title()}",
+                                f"Always 400: versions are loaded as they are published (Triton's POLL mode)",
+                                errors=(400,), parameters=(name_param,)))
+        for suffix, handler, method, summary, operation, errors in [
+            ("", self.model_metadata, "GET", "Model metadata: inputs and outputs", "oipModelMetadata", (400, 404, 503)),
+            ("/ready", self.model_ready, "GET", "Model ready: 200, else 400 or 404", "oipModelReady", (400, 404)),
+            ("/config", self.model_config, "GET", "Model configuration (Triton)", "oipModelConfig", (400, 404, 503)),
+            ("/infer", self.infer, "POST", "Inference: actions, probabilities and values", "oipInfer",
+             (400, 404, 408, 413, 503)),
         ]:
             for path in _versioned(suffix):
                 versioned = "<version>" in path
-                routes.append(Route(
-                    path, method, handler, operation + ("Version" if versioned else ""), summary, "open-inference",
-                    errors=(400, 404, 413, 415, 422, 503) if method == "POST" else (404, 503),
-                    parameters=(name_param, version_param) if versioned else (name_param,), error_style="oip",
-                ))
+                routes.append(route(path, method, handler, operation + ("Version" if versioned else ""), summary,
+                                    errors, (name_param, version_param) if versioned else (name_param,)))
         return routes
 
     # ---- server ------------------------------------------------------------------------
@@ -79,78 +101,76 @@ class OpenInferenceApi:
         return json_response('{"live": true}')
 
     def ready(self) -> Response:
-        self.plane.resolve_any()
+        if not self.plane.is_ready():
+            raise ProbeFalse("no policy is loaded yet")
         return json_response('{"ready": true}')
 
     def repository_index(self) -> Response:
-        index = []
-        for name, entry in self.plane.registry.snapshot.policies.items():
-            for record in entry.record.versions:
-                state = {"loaded": "READY", "failed": "UNAVAILABLE", "removed": "UNAVAILABLE"}[record.state.value]
-                index.append({"name": name, "version": str(record.version), "state": state,
-                              "reason": record.error or ""})
+        raw = read_body_bytes(self.settings.max_body_bytes)
+        document = parse_json(raw, self.plane.max_json_values()) if raw.strip() else {}
+        only_ready = validate(RepositoryIndexRequest, document, self.settings.max_error_details).ready
+        index = [
+            {"name": entry.name, "version": str(record.version), "state": STATES[record.state.value],
+             "reason": record.error or ""}
+            for entry in self.plane.repository() for record in entry.record.versions
+            if not only_ready or STATES[record.state.value] == "READY"
+        ]
         return json_response(json.dumps(index))
+
+    def model_control(self, name: str) -> Response:
+        raise InvalidRequest(
+            f"explicit model load and unload are not allowed for {name[:80]!r}: this server polls its artifact root and "
+            "loads each version as it is published (pin a version with LAKE_PINNED_VERSIONS)")
 
     # ---- models ------------------------------------------------------------------------
 
-    def _policy(self, name: str, version: str | None) -> ServedPolicy:
-        return self.plane.resolve(name, version_reference(version))
-
     def model_metadata(self, name: str, version: str | None = None) -> Response:
-        policy = self._policy(name, version)
-        entry = self.plane.registry.snapshot.policies[name]
-        inputs, outputs = _signature(policy)
+        view = self.plane.model(name, version_reference(version))
+        inputs, outputs = _signature(view.policy)
         return json_response(json.dumps({
-            "name": name, "versions": [str(v) for v in sorted(entry.loaded)],
-            "platform": "onnxruntime_onnx" if not policy.is_tabular else "lake_tables",
-            "inputs": inputs, "outputs": outputs,
+            "name": name, "versions": [str(v) for v in sorted(view.entry.loaded)],
+            "platform": _platform(view.policy), "inputs": inputs, "outputs": outputs,
         }))
 
     def model_ready(self, name: str, version: str | None = None) -> Response:
-        policy = self._policy(name, version)
+        try:
+            policy = self.plane.model(name, version_reference(version)).policy
+        except NotReady as exc:
+            raise ProbeFalse(exc.message) from None
         return json_response(json.dumps({"name": name, "version": str(policy.version), "ready": True}))
 
     def model_config(self, name: str, version: str | None = None) -> Response:
-        policy = self._policy(name, version)
+        policy = self.plane.model(name, version_reference(version)).policy
         inputs, outputs = _signature(policy)
-        dims = lambda shape: shape[1:] or [1]  # noqa: E731  (Triton's dims leave out the batch)
+
+        def config(tensor: dict) -> dict:
+            # Triton's dims leave out the batch dimension; a tensor that is the batch alone
+            # is dims [1] reshaped to [], as Triton writes it (and reports as [-1]).
+            entry = {"name": tensor["name"], "data_type": f"TYPE_{tensor['datatype']}", "dims": tensor["shape"][1:]}
+            if not entry["dims"]:
+                entry.update(dims=[1], reshape={"shape": []})
+            return entry
+
         return json_response(json.dumps({
-            "name": name, "platform": "onnxruntime_onnx" if not policy.is_tabular else "lake_tables",
-            "max_batch_size": self.settings.max_batch,
-            "input": [{"name": t["name"], "data_type": f"TYPE_{t['datatype']}", "dims": dims(t["shape"])}
-                      for t in inputs],
-            "output": [{"name": t["name"], "data_type": f"TYPE_{t['datatype']}", "dims": dims(t["shape"])}
-                       for t in outputs],
+            "name": name, "platform": _platform(policy), "max_batch_size": self.settings.max_batch,
+            "input": [config(t) for t in inputs], "output": [config(t) for t in outputs],
             "version_policy": {"specific": {"versions": [policy.version]}},
         }))
 
     # ---- inference ---------------------------------------------------------------------
 
     def infer(self, name: str, version: str | None = None) -> Response:
-        body, binary = self._read_request()
-        if not isinstance(body, dict):
-            raise InvalidRequest("the inference request must be a JSON object with 'inputs'")
-        parameters = body.get("parameters") or {}
-        if not isinstance(parameters, dict):
-            raise InvalidRequest("parameters: must be an object")
-        mode, seed = parameters.get("mode", "sample"), parameters.get("seed")
-        if mode not in ("sample", "greedy"):
-            raise InvalidRequest(f"parameters.mode: 'sample' or 'greedy', got {str(mode)[:40]!r}")
-        if seed is not None and (type(seed) is not int or not 0 <= seed < 2**63):
-            raise InvalidRequest("parameters.seed: a non-negative integer below 2**63")
-        reference = version_reference(version)
-        policy = self.plane.resolve(name, reference, seed)
-        observations = self._observations(policy, body.get("inputs"), binary)
-        wanted, binary_outputs = self._wanted_outputs(body)
-        results = {}
-        if "action" in wanted:
-            mask = self.plane.action_mask(policy, parameters.get("action_mask"), len(observations))
-            results["action"] = self.plane.act(policy, observations, mode == "greedy", seed, mask).astype(np.int64)
-        if "probabilities" in wanted:
-            results["probabilities"] = self.plane.probabilities(policy, observations)
-        if "value" in wanted:
-            results["value"] = self.plane.value(policy, observations)
-        return self._answer(body, policy, results, binary_outputs)
+        document, binary = self._read_request()
+        body: InferRequest = validate(InferRequest, document, self.settings.max_error_details)
+        parameters = body.parameters
+        wanted = _wanted_outputs(body)
+        answer = self.plane.infer(InferenceRequest(
+            policy=name, version=version_reference(version), observations=self._observations(body, binary),
+            outputs=tuple(wanted), greedy=parameters is not None and parameters.mode == "greedy",
+            seed=parameters.seed if parameters else None,
+            action_mask=_action_mask(parameters.action_mask) if parameters else None, field="inputs[0]",
+        ))
+        return _answer(body, answer, wanted)
 
     def _read_request(self) -> tuple[object, bytes | None]:
         header_length = request.headers.get(BINARY_HEADER)
@@ -160,86 +180,80 @@ class OpenInferenceApi:
         raw = read_body_bytes(self.settings.max_body_bytes)
         return split_binary_body(raw, header_length, self.plane.max_json_values())
 
-    def _observations(self, policy: ServedPolicy, inputs, binary: bytes | None) -> np.ndarray:
-        if not isinstance(inputs, list) or len(inputs) != 1 or not isinstance(inputs[0], dict):
-            raise InvalidRequest("inputs: exactly one input tensor, the observations, is expected")
-        tensor = inputs[0]
-        name, datatype, shape = str(tensor.get("name", "observation"))[:40], tensor.get("datatype"), tensor.get("shape")
-        if not isinstance(shape, list) or not shape or type(shape[0]) is not int or shape[0] < 1:
-            raise InvalidRequest(f"input {name!r}: shape [batch, ...] with a batch of at least 1 is required")
-        if shape[0] > self.settings.max_batch:
-            raise InvalidRequest(f"input {name!r}: at most {self.settings.max_batch} observations, got {shape[0]}")
-        discrete = isinstance(policy.observation_space, DiscreteSpace)
-        allowed = INTEGER_TYPES if discrete else FLOAT_TYPES
-        if datatype not in allowed:
-            raise InvalidRequest(f"input {name!r}: {policy.name} takes {' or '.join(allowed[:2])} observations, "
-                                 f"got {str(datatype)[:20]!r}")
-        raw = None
-        size = _parameters(tensor, f"input {name!r}").get("binary_data_size")
-        if size is not None:
-            if binary is None or type(size) is not int or size != len(binary):
-                raise InvalidRequest(f"input {name!r}: binary_data_size does not match the binary part")
-            raw = binary
-        elif "data" not in tensor:
-            raise InvalidRequest(f"input {name!r}: 'data' is required")
-        array = tensor_array(str(name), datatype, shape, tensor.get("data"), raw)
-        if discrete:
-            if array.ndim == 2 and array.shape[1] == 1:
-                array = array[:, 0]
-            if array.ndim != 1:
-                raise InvalidRequest(f"input {name!r}: discrete observations have shape [batch] or [batch, 1]")
-            return self.plane.observations(policy, [int(s) for s in array], "inputs[0].data")
-        return self.plane.observations(policy, array.tolist(), "inputs[0].data")
-
-    @staticmethod
-    def _wanted_outputs(body: dict) -> tuple[list[str], bool]:
-        requested = body.get("outputs")
-        binary_default = bool(_parameters(body, "the request").get("binary_data_output", False))
-        if requested is None:
-            return list(OUTPUTS), binary_default
-        if not isinstance(requested, list) or not all(isinstance(o, dict) for o in requested):
-            raise InvalidRequest("outputs: a list of {\"name\": ...} objects")
-        names = [o.get("name") for o in requested]
-        unknown = [n for n in names if n not in OUTPUTS]
-        if unknown or not names:
-            raise InvalidRequest(f"outputs: unknown output {str(unknown[:1])[:40]}; this model has {list(OUTPUTS)}")
-        names = list(dict.fromkeys(names))
-        binary = any(_parameters(o, "an output").get("binary_data", binary_default) for o in requested)
-        return names, binary
-
-    def _answer(self, body: dict, policy: ServedPolicy, results: dict, binary: bool) -> Response:
-        tensors, chunks = [], []
-        for name, array in results.items():
-            tensor, data = encode_output(name, array, OUTPUT_TYPES[name], binary)
-            tensors.append(tensor)
-            chunks.append(data)
-        answer = {"model_name": policy.name, "model_version": str(policy.version), "outputs": tensors}
-        if isinstance(body.get("id"), str):
-            answer["id"] = body["id"][:256]
-        header = json.dumps(answer).encode()
-        if not binary:
-            return json_response(header)
-        response = Response(header + b"".join(chunks), mimetype="application/octet-stream")
-        response.headers[BINARY_HEADER] = str(len(header))
-        return response
+    def _observations(self, body: InferRequest, binary: bytes | None) -> np.ndarray:
+        """Returns the one input's tensor, decoded but not yet checked against a policy."""
+        names = [tensor.name[:40] for tensor in body.inputs]
+        if names != [INPUT_NAME]:
+            raise InvalidRequest(f"inputs: this model takes one input, {INPUT_NAME!r}, got {names[:3]}")
+        tensor = body.inputs[0]
+        if tensor.shape[0] > self.settings.max_batch:
+            raise InvalidRequest(f"inputs[0]: at most {self.settings.max_batch} observations, got {tensor.shape[0]}")
+        size = tensor.parameters.binary_data_size if tensor.parameters else None
+        if size is None:
+            if binary:
+                raise InvalidRequest(f"inputs[0]: {len(binary)} binary bytes follow the JSON, but no input is binary")
+            if tensor.data is None:
+                raise InvalidRequest("inputs[0]: 'data' is required unless the tensor is sent as binary data")
+            return tensor_array(INPUT_NAME, tensor.datatype, tensor.shape, tensor.data)
+        if binary is None or size != len(binary):
+            raise InvalidRequest(f"inputs[0]: binary_data_size {size} does not match the "
+                                 f"{0 if binary is None else len(binary)} binary bytes sent")
+        return tensor_array(INPUT_NAME, tensor.datatype, tensor.shape, raw=binary)
 
 
-def _parameters(holder: dict, what: str) -> dict:
-    """Returns the `parameters` object of a request, input or output ({} if absent)."""
-    parameters = holder.get("parameters")
-    if parameters is None:
-        return {}
-    if not isinstance(parameters, dict):
-        raise InvalidRequest(f"{what}: parameters must be an object")
-    return parameters
+def _wanted_outputs(body: InferRequest) -> dict[str, bool]:
+    """Returns {output: sent as binary} in the order the request asks for them (all, when
+    it names none); a per-output `binary_data` overrides the request's `binary_data_output`."""
+    default = body.parameters.binary_data_output if body.parameters else False
+    if not body.outputs:
+        return {name: default for name in OUTPUTS}
+    wanted = {}
+    for output in body.outputs:
+        if output.name not in OUTPUTS or output.name in wanted:
+            problem = "is asked for twice" if output.name in wanted else "is not an output of this model"
+            raise InvalidRequest(f"outputs: {output.name[:40]!r} {problem}; the outputs are {list(OUTPUTS)}")
+        own = output.parameters.binary_data if output.parameters else None
+        wanted[output.name] = default if own is None else own
+    return wanted
+
+
+def _action_mask(text: str | None):
+    """Returns the mask the parameter's JSON text holds (checked by the data plane)."""
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        raise InvalidRequest('parameters.action_mask: JSON text of a list of 0/1, e.g. "[1, 0, 1, 1]"') from None
+
+
+def _answer(body: InferRequest, answer: InferenceAnswer, wanted: dict[str, bool]) -> Response:
+    tensors, chunks = [], []
+    for name, array in answer.outputs.items():
+        tensor, data = encode_output(name, array, OUTPUT_TYPES[name], wanted[name])
+        tensors.append(tensor)
+        chunks.append(data)
+    document = {"model_name": answer.policy.name, "model_version": str(answer.policy.version), "outputs": tensors}
+    if body.id is not None:
+        document["id"] = body.id
+    header = json.dumps(document).encode()
+    if not any(wanted.values()):
+        return json_response(header)
+    response = Response(header + b"".join(chunks), mimetype="application/octet-stream")
+    response.headers[BINARY_HEADER] = str(len(header))
+    return response
+
+
+def _platform(policy: ServedPolicy) -> str:
+    return "lake_tables" if policy.is_tabular else "onnxruntime_onnx"
 
 
 def _signature(policy: ServedPolicy) -> tuple[list[dict], list[dict]]:
     space = policy.observation_space
-    if isinstance(space, DiscreteSpace):
-        observation = {"name": "observation", "datatype": "INT64", "shape": [-1, 1]}
+    if policy.observation_space.kind == "discrete":
+        observation = {"name": INPUT_NAME, "datatype": "INT64", "shape": [-1, 1]}
     else:
-        observation = {"name": "observation", "datatype": "FP32", "shape": [-1, *space.shape]}
+        observation = {"name": INPUT_NAME, "datatype": "FP32", "shape": [-1, *space.shape]}
     n_actions = len(policy.action_names)
     outputs = [
         {"name": "action", "datatype": "INT64", "shape": [-1]},
@@ -247,4 +261,3 @@ def _signature(policy: ServedPolicy) -> tuple[list[dict], list[dict]]:
         {"name": "value", "datatype": "FP64", "shape": [-1]},
     ]
     return [observation], outputs
-

@@ -2,29 +2,82 @@
 
 A policy is a model; its versions and labels are TF Serving's. Two signatures, as a
 SavedModel of the pair would have them:
-- `serving_default`: the actor. Its output is the action probabilities, one row per
-  instance, as TF Serving answers for a Keras model with one softmax output.
-- `value`: the critic. Its output is V(s), `[v]` per instance (the critic's (batch, 1)).
+- `serving_default`: the actor. `:predict` answers the action probabilities, one row per
+  instance, as TF Serving answers for a Keras model with one softmax output; `:classify`
+  answers the same as TF Serving's classification results, `[action name, probability]`
+  per action.
+- `value`: the critic. `:predict` answers V(s), `[v]` per instance (the critic's
+  (batch, 1)); `:regress` answers it as regression results, one value per example.
 `:predict` takes `instances` (row format, answered with `predictions`) or `inputs`
-(columnar, answered with `outputs`); an instance is the observation itself (a state
-`0` or `[0]`, or a Box vector) or `{"observation": ...}`. Errors are TF Serving's
-`{"error": "<message>"}`.
+(columnar, answered with `outputs`; a bare value is one observation, answered without a
+batch dimension); an instance is the observation itself (a state `0` or `[0]`, or a Box
+observation) or `{"observation": ...}`. `:classify` and `:regress` take `examples`, each
+`{"observation": ...}` (and an optional `context` shared by all). Floats may be `NaN` or
+`Infinity` as TF Serving's JSON mapping allows; no observation space holds them, so such an
+observation is refused as outside its space.
+
+Errors are TF Serving's `{"error": "<message>"}`, with its statuses: 400 for a bad request
+(including a path or method it has no API for), 404 for an unknown model or version.
 """
 
 from __future__ import annotations
 
 import json
+from typing import Any, Annotated
 
-from flask import Response
+from flask import Response, request
+from pydantic import BaseModel, ConfigDict, Field, StrictStr
+from werkzeug.routing import BaseConverter
 
-from service.dataplane import DataPlane, version_reference
-from service.errors import InvalidRequest
-from service.http import Route, json_response, read_json_body
-from service.policy import ServedPolicy
+from service.dataplane import DataPlane, InferenceRequest, version_reference
+from service.errors import InvalidRequest, MalformedBody, MethodNotAllowed, RouteNotFound, ServiceError
+from service.http import Route, json_response, parse_json, read_body_bytes, validate
+from service.protocols import bare_error_response
 from service.settings import Settings
 
-SIGNATURES = ("serving_default", "value")
 INPUT_NAMES = ("observation", "state")
+ACTOR, CRITIC = "serving_default", "value"
+# Which signature each method may use; "" is the default signature, as in TF Serving.
+SIGNATURES = {"predict": {"": ACTOR, ACTOR: ACTOR, CRITIC: CRITIC}, "classify": {"": ACTOR, ACTOR: ACTOR},
+              "regress": {"": CRITIC, CRITIC: CRITIC}}
+SIGNATURE_DEF_MAP = "type.googleapis.com/tensorflow.serving.SignatureDefMap"
+NON_FINITE = (b"NaN", b"Infinity")
+
+
+class ModelSegment(BaseConverter):
+    """A model name, version or label in a TF Serving path: it ends at '/' or ':', so
+    `GET /v1/models/m:predict` is not the status of a model named "m:predict"."""
+
+    regex = r"[^/:]+"
+
+
+CONVERTERS = {"tfs": ModelSegment}
+
+
+class PredictRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    signature_name: StrictStr = ""
+    instances: Any = None
+    inputs: Any = None
+
+
+class ExamplesRequest(BaseModel):
+    """The body of `:classify` and `:regress`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    signature_name: StrictStr = ""
+    context: dict[str, Any] | None = None
+    examples: Annotated[list[dict[str, Any]], Field(min_length=1)]
+
+
+def render_error(error: ServiceError) -> Response:
+    """Returns TF Serving's error answer; a path or method it has no API for is its
+    "Malformed request", a 400."""
+    if isinstance(error, (RouteNotFound, MethodNotAllowed)):
+        error = InvalidRequest(f"Malformed request: {request.method} {request.path[:200]}")
+    return bare_error_response(error)
 
 
 class TfServingApi:
@@ -38,42 +91,40 @@ class TfServingApi:
         label = {"name": "label", "in": "path", "required": True, "schema": {"type": "string"}}
         routes = []
         for prefix, params, suffix in [
-            ("/v1/models/<name>", (name,), ""),
-            ("/v1/models/<name>/versions/<version>", (name, version), "Version"),
-            ("/v1/models/<name>/labels/<label>", (name, label), "Label"),
+            ("/v1/models/<tfs:name>", (name,), ""),
+            ("/v1/models/<tfs:name>/versions/<tfs:version>", (name, version), "Version"),
+            ("/v1/models/<tfs:name>/labels/<tfs:label>", (name, label), "Label"),
         ]:
-            routes += [
-                Route(prefix, "GET", self.status, f"tfsStatus{suffix}", "Model version status (TF Serving)",
-                      "tf-serving", errors=(404, 422, 503), parameters=params, error_style="oip"),
-                Route(f"{prefix}/metadata", "GET", self.metadata, f"tfsMetadata{suffix}",
-                      "Signatures: serving_default (actor) and value (critic)", "tf-serving",
-                      errors=(404, 422, 503), parameters=params, error_style="oip"),
-                Route(f"{prefix}:predict", "POST", self.predict, f"tfsPredict{suffix}",
-                      "Predict: actor probabilities (serving_default) or critic values (signature 'value')",
-                      "tf-serving", errors=(400, 404, 413, 415, 422, 503), parameters=params, error_style="oip"),
-            ]
+            for path, method, handler, operation, summary, errors in [
+                (prefix, "GET", self.status, "tfsStatus", "Model version status (TF Serving)", (400, 404, 503)),
+                (f"{prefix}/metadata", "GET", self.metadata, "tfsMetadata",
+                 "Signatures: serving_default (actor) and value (critic)", (400, 404, 503)),
+                (f"{prefix}:predict", "POST", self.predict, "tfsPredict",
+                 "Predict: actor probabilities (serving_default) or critic values (signature 'value')",
+                 (400, 404, 408, 413, 503)),
+                (f"{prefix}:classify", "POST", self.classify, "tfsClassify",
+                 "Classify: each action's name and probability", (400, 404, 408, 413, 503)),
+                (f"{prefix}:regress", "POST", self.regress, "tfsRegress", "Regress: the critic's value",
+                 (400, 404, 408, 413, 503)),
+            ]:
+                routes.append(Route(path, method, handler, operation + suffix, summary, "tf-serving",
+                                    errors=errors, parameters=params, error_style="tfserving"))
         return routes
 
-    def _policy(self, name: str, version: str | None, label: str | None) -> ServedPolicy:
-        return self.plane.resolve(name, version_reference(version if version is not None else label))
-
     def status(self, name: str, version: str | None = None, label: str | None = None) -> Response:
-        if version is None and label is None:
-            entry = self.plane.registry.snapshot.policies.get(name)
-            self.plane.resolve(name)  # 404/503 as for any other request
-            statuses = [_version_status(r.version, r.state.value, r.error) for r in entry.record.versions]
+        reference = version_reference(version if version is not None else label)
+        view = self.plane.model(name, reference)
+        if reference is None:
+            statuses = [_version_status(r.version, r.state.value, r.error) for r in view.entry.record.versions]
         else:
-            policy = self._policy(name, version, label)
-            statuses = [_version_status(policy.version, "loaded", None)]
-        # `name` and `ready` are KServe's V1 model-ready answer, beside TF Serving's own field.
-        ready = any(status["state"] == "AVAILABLE" for status in statuses)
-        return json_response(json.dumps({"model_version_status": statuses, "name": name, "ready": ready}))
+            statuses = [_version_status(view.policy.version, "loaded", None)]
+        return json_response(json.dumps({"model_version_status": statuses}))
 
     def metadata(self, name: str, version: str | None = None, label: str | None = None) -> Response:
-        policy = self._policy(name, version, label)
+        policy = self.plane.model(name, version_reference(version if version is not None else label)).policy
         space = policy.observation_space
         if space.kind == "discrete":
-            observation = {"dtype": "DT_INT32", "tensor_shape": _shape([-1, 1]), "name": "observation"}
+            observation = {"dtype": "DT_INT64", "tensor_shape": _shape([-1, 1]), "name": "observation"}
         else:
             observation = {"dtype": "DT_FLOAT", "tensor_shape": _shape([-1, *space.shape]), "name": "observation"}
 
@@ -84,51 +135,115 @@ class TfServingApi:
 
         return json_response(json.dumps({
             "model_spec": {"name": name, "signature_name": "", "version": str(policy.version)},
-            "metadata": {"signature_def": {"signature_def": {
-                "serving_default": signature("probabilities", len(policy.action_names)),
-                "value": signature("value", 1),
+            "metadata": {"signature_def": {"@type": SIGNATURE_DEF_MAP, "signature_def": {
+                ACTOR: signature("probabilities", len(policy.action_names)),
+                CRITIC: signature("value", 1),
             }}},
         }))
 
     def predict(self, name: str, version: str | None = None, label: str | None = None) -> Response:
-        body = read_json_body(self.settings.max_body_bytes, self.plane.max_json_values(), require_json_type=False)
-        if not isinstance(body, dict):
-            raise InvalidRequest("the body must be a JSON object with 'instances' or 'inputs'")
-        signature = body.get("signature_name", "serving_default")
-        if signature not in SIGNATURES:
-            raise InvalidRequest(f"signature_name: {str(signature)[:40]!r} is not one of {list(SIGNATURES)}")
-        if ("instances" in body) == ("inputs" in body):
+        body: PredictRequest = validate(PredictRequest, self._read_body(), self.settings.max_error_details)
+        signature = _signature("predict", body.signature_name)
+        row_format = "instances" in body.model_fields_set
+        if row_format == ("inputs" in body.model_fields_set):
             raise InvalidRequest("give exactly one of 'instances' (row format) or 'inputs' (columnar format)")
-        row_format = "instances" in body
-        raw = _unwrap(body["instances"] if row_format else body["inputs"], row_format)
-        if len(raw) > self.settings.max_batch:
-            raise InvalidRequest(f"at most {self.settings.max_batch} instances per request, got {len(raw)}")
-        policy = self._policy(name, version, label)
-        observations = self.plane.observations(policy, raw, "instances" if row_format else "inputs")
-        if signature == "value":
-            result = [[v] for v in self.plane.value(policy, observations).tolist()]
-        else:
-            result = self.plane.probabilities(policy, observations).tolist()
-        key = "predictions" if row_format else "outputs"
-        response = json_response(json.dumps({key: result}))
-        response.headers["X-Model-Version"] = str(policy.version)
+        observations, batched = _predict_observations(body.instances if row_format else body.inputs, row_format)
+        output = "probabilities" if signature == ACTOR else "value"
+        answer = self._infer(name, version, label, observations, output, "instances" if row_format else "inputs")
+        result = answer.outputs[output].tolist()
+        if output == "value":
+            result = [[v] for v in result]
+        document = {"predictions" if row_format else "outputs": result if batched else result[0]}
+        return self._respond(document, answer.policy.version)
+
+    def classify(self, name: str, version: str | None = None, label: str | None = None) -> Response:
+        body: ExamplesRequest = validate(ExamplesRequest, self._read_body(), self.settings.max_error_details)
+        _signature("classify", body.signature_name)
+        answer = self._infer(name, version, label, _example_observations(body), "probabilities", "examples")
+        names = answer.policy.action_names
+        results = [[[names[a], p] for a, p in enumerate(row)] for row in answer.outputs["probabilities"].tolist()]
+        return self._respond({"results": results}, answer.policy.version)
+
+    def regress(self, name: str, version: str | None = None, label: str | None = None) -> Response:
+        body: ExamplesRequest = validate(ExamplesRequest, self._read_body(), self.settings.max_error_details)
+        _signature("regress", body.signature_name)
+        answer = self._infer(name, version, label, _example_observations(body), "value", "examples")
+        return self._respond({"results": answer.outputs["value"].tolist()}, answer.policy.version)
+
+    # ---- helpers -----------------------------------------------------------------------
+
+    def _read_body(self) -> Any:
+        """Returns the parsed body; NaN, Infinity and -Infinity are numbers here, as TF
+        Serving's JSON mapping has them."""
+        raw = read_body_bytes(self.settings.max_body_bytes)
+        try:
+            return parse_json(raw, self.plane.max_json_values())
+        except MalformedBody:
+            # parse_json refuses those tokens; its size and value budget were checked already.
+            if not any(token in raw for token in NON_FINITE):
+                raise
+            try:
+                return json.loads(raw)
+            except (ValueError, RecursionError) as exc:
+                raise MalformedBody(f"the body is not valid JSON: {str(exc)[:200]}") from None
+
+    def _infer(self, name, version, label, observations: list, output: str, field: str):
+        if len(observations) > self.settings.max_batch:
+            raise InvalidRequest(f"{field}: at most {self.settings.max_batch} per request, got {len(observations)}")
+        return self.plane.infer(InferenceRequest(
+            policy=name, version=version_reference(version if version is not None else label),
+            observations=observations, outputs=(output,), field=field))
+
+    @staticmethod
+    def _respond(document: dict, version: int) -> Response:
+        response = json_response(json.dumps(document))
+        response.headers["X-Model-Version"] = str(version)
         return response
 
 
-def _unwrap(data, row_format: bool) -> list:
-    """Returns one JSON value per observation from row or columnar data."""
-    if isinstance(data, dict):  # named input: {"observation": [...]}
-        names = [n for n in data if n in INPUT_NAMES]
-        if len(data) != 1 or not names:
-            raise InvalidRequest(f"the one input is named {INPUT_NAMES[0]!r}")
-        data = data[names[0]]
-    if not isinstance(data, list) or not data:
-        raise InvalidRequest("instances/inputs: a non-empty list, one entry per observation")
-    if row_format and all(isinstance(item, dict) for item in data):
-        if not all(len(item) == 1 and next(iter(item)) in INPUT_NAMES for item in data):
-            raise InvalidRequest(f"each instance object has one key, {INPUT_NAMES[0]!r}")
-        data = [next(iter(item.values())) for item in data]
-    return data
+def _signature(method: str, name: str) -> str:
+    """Returns the signature a method runs, or raises InvalidRequest (TF Serving's 400)."""
+    allowed = SIGNATURES[method]
+    if name not in allowed:
+        raise InvalidRequest(f"Serving signature name: {name[:40]!r} not found for {method}; "
+                             f"use one of {sorted(n for n in allowed if n)}")
+    return allowed[name]
+
+
+def _named(data: dict, where: str):
+    """Returns the value of the one input in {"observation": value}."""
+    if len(data) != 1 or next(iter(data)) not in INPUT_NAMES:
+        raise InvalidRequest(f"{where}: the one input is named {INPUT_NAMES[0]!r}, got {[k[:40] for k in data][:3]}")
+    return next(iter(data.values()))
+
+
+def _predict_observations(data, row_format: bool) -> tuple[list, bool]:
+    """Returns (one JSON value per observation, whether the request had a batch dimension)."""
+    if row_format:
+        if not isinstance(data, list) or not data:
+            raise InvalidRequest("instances: a non-empty list, one entry per observation")
+        if all(isinstance(item, dict) for item in data):
+            return [_named(item, "instances") for item in data], True
+        return data, True
+    if isinstance(data, dict):
+        data = _named(data, "inputs")
+    if not isinstance(data, list):
+        return [data], False  # a bare value: one observation
+    if not data:
+        raise InvalidRequest("inputs: a non-empty list, one entry per observation")
+    return data, True
+
+
+def _example_observations(body: ExamplesRequest) -> list:
+    """Returns one observation per example, its features merged with the context's."""
+    context = body.context or {}
+    observations = []
+    for index, example in enumerate(body.examples):
+        shared = context.keys() & example.keys()
+        if shared:
+            raise InvalidRequest(f"examples[{index}]: {sorted(shared)[0][:40]!r} is in the context too")
+        observations.append(_named({**context, **example}, f"examples[{index}]"))
+    return observations
 
 
 def _shape(dims: list[int]) -> dict:
@@ -136,6 +251,6 @@ def _shape(dims: list[int]) -> dict:
 
 
 def _version_status(version: int, state: str, error: str | None) -> dict:
-    tf_state = {"loaded": "AVAILABLE", "failed": "END", "removed": "END"}[state]
+    tf_state = {"loaded": "AVAILABLE", "loading": "LOADING", "failed": "END", "removed": "END"}[state]
     return {"version": str(version), "state": tf_state,
             "status": {"error_code": "OK" if state == "loaded" else "UNKNOWN", "error_message": error or ""}}

@@ -128,4 +128,4 @@ def test_models_describe_the_box_space(box_service):
 def test_strings_and_huge_integers_are_not_observations(box_service, observation):
     assert_error(box_service.post("/act", {"observation": observation}), 422, "invalid_observation")
     tfs = box_service.post(f"/v1/models/{BOX}:predict", {"instances": [observation]})
-    assert tfs.status_code == 422 and isinstance(tfs.json()["error"], str)
+    assert tfs.status_code == 400 and isinstance(tfs.json()["error"], str)
