@@ -11,7 +11,7 @@ def test_not_ready_until_a_policy_appears_in_a_missing_root(tmp_path, start_serv
     assert service.get("/v2/health/live").status_code == 200
     not_ready = service.get("/readyz")
     assert not_ready.status_code == 503 and not_ready.headers["Retry-After"]
-    assert service.get("/v2/health/ready").status_code == 503
+    assert service.get("/v2/health/ready").status_code == 400  # the protocol's "not ready" (/readyz keeps 503)
     act = service.post("/act", {"observation": 0})
     assert act.status_code == 503 and act.json()["error"]["code"] == "not_ready"
     service.wait_until(lambda: "does not exist" in service.get("/readyz").json()["error"]["message"],
