@@ -40,7 +40,7 @@ class Route:
     response_model: type[BaseModel] | None = None
     errors: tuple[int, ...] = ()
     parameters: tuple[dict, ...] = field(default_factory=tuple)
-    error_style: str = "lake"  # which error shape the route answers in: "lake" or "oip"
+    error_style: str = "lake"  # which error shape the route answers in: "lake", "oip" or "tfserving"
 
 
 def json_response(document: str | bytes, status: int = 200) -> Response:
@@ -133,9 +133,10 @@ def read_json_body(max_bytes: int, max_values: int, require_json_type: bool = Tr
     return parse_json(read_body_bytes(max_bytes), max_values)
 
 
-def parse_json(raw: bytes, max_values: int) -> Any:
-    """Returns the parsed JSON document, refusing NaN/Infinity, deep nesting and, before
-    parsing, more than `max_values` values (see `read_json_body`)."""
+def parse_json(raw: bytes, max_values: int, allow_non_finite: bool = False) -> Any:
+    """Returns the parsed JSON document, refusing deep nesting, NaN/Infinity (unless
+    `allow_non_finite`: TF Serving's JSON mapping has them) and, before parsing, more than
+    `max_values` values (see `read_json_body`)."""
     # Each value takes a byte at least, so a body shorter than the budget needs no count.
     values = raw.count(b",") + raw.count(b"[") if len(raw) > max_values else 0
     if values > max_values:
@@ -151,7 +152,7 @@ def parse_json(raw: bytes, max_values: int) -> Any:
         gc.disable()
     try:
         # NaN and Infinity are not JSON; refuse them here rather than let them reach a model.
-        return _DECODER.decode(raw.decode("utf-8"))
+        return (_LENIENT_DECODER if allow_non_finite else _DECODER).decode(raw.decode("utf-8"))
     except RecursionError:
         raise MalformedBody("the JSON body is nested too deeply") from None
     except ValueError as exc:
@@ -205,6 +206,7 @@ def _refuse_constant(name: str):
 
 
 _DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
+_LENIENT_DECODER = json.JSONDecoder()
 
 
 def validate(model: type[BaseModel], document: Any, max_details: int) -> BaseModel:

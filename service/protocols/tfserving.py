@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr
 from werkzeug.routing import BaseConverter
 
 from service.dataplane import DataPlane, InferenceRequest, version_reference
-from service.errors import InvalidRequest, MalformedBody, MethodNotAllowed, RouteNotFound, ServiceError
+from service.errors import InvalidRequest, MethodNotAllowed, RouteNotFound, ServiceError
 from service.http import Route, json_response, parse_json, read_body_bytes, validate
 from service.protocols import bare_error_response
 from service.settings import Settings
@@ -41,7 +41,6 @@ ACTOR, CRITIC = "serving_default", "value"
 SIGNATURES = {"predict": {"": ACTOR, ACTOR: ACTOR, CRITIC: CRITIC}, "classify": {"": ACTOR, ACTOR: ACTOR},
               "regress": {"": CRITIC, CRITIC: CRITIC}}
 SIGNATURE_DEF_MAP = "type.googleapis.com/tensorflow.serving.SignatureDefMap"
-NON_FINITE = (b"NaN", b"Infinity")
 
 
 class ModelSegment(BaseConverter):
@@ -176,16 +175,7 @@ class TfServingApi:
         """Returns the parsed body; NaN, Infinity and -Infinity are numbers here, as TF
         Serving's JSON mapping has them."""
         raw = read_body_bytes(self.settings.max_body_bytes)
-        try:
-            return parse_json(raw, self.plane.max_json_values())
-        except MalformedBody:
-            # parse_json refuses those tokens; its size and value budget were checked already.
-            if not any(token in raw for token in NON_FINITE):
-                raise
-            try:
-                return json.loads(raw)
-            except (ValueError, RecursionError) as exc:
-                raise MalformedBody(f"the body is not valid JSON: {str(exc)[:200]}") from None
+        return parse_json(raw, self.plane.max_json_values(), allow_non_finite=True)
 
     def _infer(self, name, version, label, observations: list, output: str, field: str):
         if len(observations) > self.settings.max_batch:
