@@ -122,7 +122,6 @@ class Loader:
             return self._failed(policy, version, f"{type(exc).__name__}: {exc}"), True
         except BaseException as exc:  # MemoryError and the like, in a pool thread: record it too
             return self._failed(policy, version, f"{type(exc).__name__}: {exc}"), False
-        digest = hashlib.sha256(repr(print_).encode()).hexdigest()[:12]
         if isinstance(servable, NetworkServable):
             kind = ServableKind.ONNX
             arrays = {"actor": _as_bytes_array(servable.actor_onnx), "critic": _as_bytes_array(servable.critic_onnx)}
@@ -130,7 +129,7 @@ class Loader:
             kind = ServableKind.TABLES
             arrays = {"probabilities": servable.probabilities, "values": servable.values}
         try:
-            name = handoff.write_servable(self.cache_dir, f"{policy}-{version}-{digest}.npz", arrays)
+            name = handoff.write_servable(self.cache_dir, _servable_name(policy, version, print_), arrays)
         except OSError as exc:  # a full or vanished cache disk: this version waits, the rest serve on
             return self._failed(policy, version, f"cannot write its servable to the cache dir: {exc.strerror}"), False
         log.info("loaded %s version %d", policy, version)
@@ -182,7 +181,8 @@ class Loader:
         failed = sorted((r for r in records.values() if r.state is VersionState.FAILED),
                         key=lambda r: -r.version)[:keep]
         loading = {v: r for v, r in records.items() if r.state is VersionState.LOADING}
-        versions = {**{r.version: r for r in failed}, **removed, **loading, **loaded}
+        # A version still loading never hides what is known of it (the served one, removed).
+        versions = {**loading, **{r.version: r for r in failed}, **removed, **loaded}
         labels, traffic, notes = self._routing(policy, served.version if served else None, loaded)
         return PolicyRecord(
             name=policy, served_version=served.version if served else None, pinned_version=pinned,
@@ -304,7 +304,10 @@ class Loader:
         handoff.write_state(self.cache_dir, state)
         self.written_stamp = handoff.state_stamp(self.cache_dir)
         self.last_published_at = time.monotonic()
-        handoff.delete_servables_except(self.cache_dir, named | self.previous_servables)
+        # Loads in the pool write their servables before any state names them: keep those too.
+        in_flight = {_servable_name(policy, version, pending.fingerprint)
+                     for (policy, version), pending in list(self.pending.items())}
+        handoff.delete_servables_except(self.cache_dir, named | self.previous_servables | in_flight)
         self.previous_servables = named
         self.state = state
         metrics.record(lambda: metrics.record_versions(state))
@@ -326,6 +329,14 @@ class Loader:
             record = policy.record(policy.served_version) if policy.served_version else None
             if record is not None and record.servable:
                 self.served[name] = record
+            # A version whose files are as they were when its servable was written needs no
+            # second load: the servable's name carries the digest of those files' fingerprint.
+            for loaded in policy.versions:
+                if loaded.state is VersionState.LOADED and loaded.servable:
+                    print_ = fingerprint(version_path(self.settings.artifact_root, name, loaded.version))
+                    if loaded.servable == _servable_name(name, loaded.version, print_) \
+                            and (self.cache_dir / handoff.SERVABLES_DIR / loaded.servable).is_file():
+                        self.attempts[(name, loaded.version)] = Attempt(print_, loaded)
 
     def run_forever(self) -> None:
         self.resume()
@@ -349,6 +360,11 @@ class Loader:
 
 PROGRESS_INTERVAL = 0.5  # seconds between publications during one long scan
 COMPLETION_BATCH = 0.2  # seconds to gather more completed loads before scanning again
+
+
+def _servable_name(policy: str, version: int, print_: tuple) -> str:
+    """Returns the servable file name of a version as its files are (by fingerprint)."""
+    return f"{policy}-{version}-{hashlib.sha256(repr(print_).encode()).hexdigest()[:12]}.npz"
 
 
 def _without_time(state: LoaderState) -> dict:
