@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from tests.tolerances import FLOAT32_REORDERED
+
 DATA = Path(__file__).resolve().parents[1] / "data"
 POLICY = "frozenlake-4x4"
 
@@ -22,9 +24,9 @@ def test_a_schema_1_version_serves_the_answers_it_always_did(tmp_path, start_ser
     assert probabilities["version"] == 1 and probabilities["action_names"] == ["LEFT", "DOWN", "RIGHT", "UP"]
     # The tables were recorded from Keras' float32 arithmetic; the service computes in
     # float64 (and other CPUs round float32 differently): equal within float32 rounding.
-    np.testing.assert_allclose(probabilities["probabilities"], expected["probabilities"], rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(probabilities["probabilities"], expected["probabilities"], **FLOAT32_REORDERED)
     np.testing.assert_allclose(service.post("/value", {"observations": states}).json()["values"],
-                               expected["values"], rtol=1e-6, atol=1e-7)
+                               expected["values"], **FLOAT32_REORDERED)
     table = service.get("/policy").json()
     assert table["desc"] == json.loads((root / POLICY / "1" / "manifest.json").read_text())["env"]["desc"]
     assert service.get("/").status_code == 200
