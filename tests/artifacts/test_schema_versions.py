@@ -8,6 +8,7 @@ import keras
 import numpy as np
 
 from policy_artifacts import ArtifactLimits, TabularServable, load_servable, scan_versions
+from tests.tolerances import FLOAT32_REORDERED
 
 DATA = Path(__file__).parents[1] / "data"
 V1_ROOT = DATA / "v1-artifact"  # published by the trainer at commit 52dc247 (schema 1)
@@ -28,11 +29,11 @@ def test_a_v1_artifact_loads_with_the_same_tables_as_before(tmp_path):
     before = json.loads(V1_TABLES.read_text())
     # Recorded from Keras' float32 arithmetic on one CPU; the loader computes in float64, and
     # other CPUs round float32 differently (2.6e-8 seen on an AMD EPYC): float32 rounding apart.
-    np.testing.assert_allclose(servable.probabilities, np.array(before["probabilities"]), rtol=1e-6, atol=1e-7)
-    np.testing.assert_allclose(servable.values, np.array(before["values"]), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(servable.probabilities, np.array(before["probabilities"]), **FLOAT32_REORDERED)
+    np.testing.assert_allclose(servable.values, np.array(before["values"]), **FLOAT32_REORDERED)
     actor = keras.models.load_model(root / "frozenlake-4x4" / "1" / "actor.keras", compile=False)
     np.testing.assert_allclose(servable.probabilities, np.asarray(actor(np.arange(16).reshape(-1, 1))),
-                               rtol=1e-6, atol=1e-7)
+                               **FLOAT32_REORDERED)
 
 
 def test_a_v1_manifest_is_upgraded_to_schema_2_in_memory(tmp_path):

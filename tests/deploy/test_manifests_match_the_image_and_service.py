@@ -3,7 +3,6 @@
 import copy
 import json
 import re
-import subprocess
 import sys
 
 import pytest
@@ -11,6 +10,8 @@ import yaml
 
 from service.settings import Settings
 from tests.deploy.conftest import ROLE_OF_KIND, ROOT, dockerfile_stages, only_container, pod_template
+from tests.processes import run
+from tests.timing import seconds
 
 WORKLOADS = list(ROLE_OF_KIND)
 IMAGE_NAMES = {"service": "lake-policy-server", "trainer": "lake-policy-trainer"}
@@ -48,8 +49,8 @@ def installed_extra(role: str) -> str:
 
 def distribution_names(extra: str) -> set[str]:
     """Returns the names of the distributions the project with `extra` requires."""
-    lines = subprocess.run([sys.executable, str(ROOT / "scripts" / "requirements.py"), extra],
-                           check=True, capture_output=True, text=True).stdout.splitlines()
+    lines = run([sys.executable, str(ROOT / "scripts" / "requirements.py"), extra],
+                check=True, capture_output=True, text=True, timeout=seconds(60)).stdout.splitlines()
     return {re.match(r"[A-Za-z0-9_.-]+", line)[0].lower().replace("_", "-") for line in lines}
 
 

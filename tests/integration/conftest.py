@@ -1,18 +1,24 @@
-import subprocess
-import sys
-
 import pytest
 
-from tests.service.conftest import RunningService, start_service  # noqa: F401  (shared fixture)
+from tests.services import RunningService
 
 
-@pytest.fixture(scope="module")
-def trained_service(tmp_path_factory):
-    """A service over a policy trained by the real trainer CLI on the deterministic 4x4 lake."""
-    root = tmp_path_factory.mktemp("artifacts")
-    subprocess.run([sys.executable, "-m", "trainer", "--map", "4x4", "--seed", "0", "--quiet",
-                    "--artifact-root", str(root)], check=True, timeout=300)
-    service = RunningService(root, tmp_path_factory.mktemp("log") / "service.log")
-    service.wait_ready()
-    yield service
-    service.stop()
+@pytest.fixture(scope="session")
+def trained_service(trained_lake, tmp_path_factory):
+    """A service over the policy the real trainer CLI trained on the deterministic 4x4 lake."""
+    root = trained_lake.copy_to(tmp_path_factory.mktemp("served") / "artifacts")
+    with RunningService(root, tmp_path_factory.mktemp("log") / "service.log") as service:
+        service.wait_ready()
+        yield service
+
+
+@pytest.fixture(scope="session")
+def two_env_service(trained_taxi_and_cartpole, tmp_path_factory):
+    """A service over the Taxi and CartPole policies the real trainer CLI trained: neither
+    has a grid to draw."""
+    root = trained_taxi_and_cartpole.copy_to(tmp_path_factory.mktemp("served") / "artifacts")
+    with RunningService(root, tmp_path_factory.mktemp("log") / "service.log") as service:
+        service.wait_ready()
+        service.wait_until_every_worker(lambda: set(service.get("/readyz").json()["served"]) == {"cartpole", "taxi"},
+                                        "both policies served")
+        yield service

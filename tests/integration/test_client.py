@@ -1,9 +1,8 @@
 """The Python client: typed answers, the server's errors as exceptions, retries on 503."""
 
-import subprocess
+import re
 import sys
-import threading
-import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
@@ -11,6 +10,8 @@ import requests
 from service.client import PolicyClient, PolicyServiceError
 from service.schemas import ActResponse
 from tests.helpers import publish_models, random_models
+from tests.processes import run
+from tests.timing import seconds
 
 
 def test_client_returns_the_servers_answers_as_typed_models(trained_service):
@@ -38,32 +39,38 @@ def test_client_raises_the_servers_error(trained_service):
     assert raised.value.status == 422 and "0..15" in raised.value.message
 
 
+def act_answers_not_ready(service) -> int:
+    """Returns how many /act requests the service has answered 503, over all its workers."""
+    match = re.search(r'lake_requests_total\{method="POST",route="/act",status="503"\} (\S+)',
+                      service.get("/metrics").text)
+    return int(float(match.group(1))) if match else 0
+
+
 def test_client_retries_while_the_service_is_not_ready(tmp_path, start_service):
     root = tmp_path / "artifacts"
     service = start_service(root)
-    publisher = threading.Timer(1.0, lambda: publish_models(root, "frozenlake-4x4", *random_models()))
-    publisher.start()
-    started = time.monotonic()
-    answer = PolicyClient(service.url, retries=60, backoff=0.3).act(0)  # Retry-After: 1 s each
-    publisher.join()
-    assert answer.version == 1 and time.monotonic() - started >= 1.0
+    client = PolicyClient(service.url, retries=60, backoff=0.3, timeout=seconds(5))  # Retry-After: 1 s each
+    with ThreadPoolExecutor(1) as pool:
+        answer = pool.submit(client.act, 0)
+        # Nothing is published until the client has been told "not ready" at least once.
+        service.wait_until(lambda: act_answers_not_ready(service) >= 1, "a 503 for the client's first request")
+        publish_models(root, "frozenlake-4x4", *random_models())
+        assert answer.result(timeout=seconds(90)).version == 1
 
 
 def test_client_gives_up_on_a_dead_address_after_its_retries():
     with pytest.raises(requests.ConnectionError):
-        PolicyClient("http://127.0.0.1:9", retries=2, backoff=0.01, timeout=1).act(0)
+        PolicyClient("http://127.0.0.1:9", retries=2, backoff=0.01, timeout=seconds(1)).act(0)
 
 
 def test_client_imports_without_tensorflow():
     code = "import sys, service.client; sys.exit('tensorflow' in sys.modules or 'keras' in sys.modules)"
-    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+    assert run([sys.executable, "-c", code], timeout=seconds(60)).returncode == 0
 
 
 def test_play_reports_the_played_success_next_to_the_exact_one(trained_service):
-    result = subprocess.run(
-        [sys.executable, "-m", "service.client", "play", "--episodes", "200", "--url", trained_service.url],
-        capture_output=True, text=True, timeout=300,
-    )
+    result = run([sys.executable, "-m", "service.client", "play", "--episodes", "200", "--url", trained_service.url],
+                 capture_output=True, text=True, timeout=seconds(300))
     assert result.returncode == 0, result.stderr
     # Deterministic lake, solved policy: every game reaches the goal, as the manifest says.
     assert "200 episodes, mean return 1.000 ± 0.000" in result.stdout, result.stdout

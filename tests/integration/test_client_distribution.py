@@ -2,9 +2,11 @@
 project is the client; training and serving are the `server` extra."""
 
 import json
-import subprocess
 import sys
 from pathlib import Path
+
+from tests.processes import run
+from tests.timing import seconds
 
 ROOT = Path(__file__).resolve().parents[2]
 HEAVY = {"tensorflow", "tensorflow-cpu", "keras", "gymnasium", "flask", "gunicorn", "onnxruntime"}
@@ -13,11 +15,8 @@ HEAVY = {"tensorflow", "tensorflow-cpu", "keras", "gymnasium", "flask", "gunicor
 def resolved(requirement: str, tmp_path) -> set[str]:
     """Returns the names pip would install for `requirement` into an empty environment."""
     report = tmp_path / "report.json"
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed", "--quiet",
-         "--report", str(report), requirement],
-        check=True, capture_output=True, timeout=300,
-    )
+    run([sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed", "--quiet",
+         "--report", str(report), requirement], check=True, capture_output=True, timeout=seconds(300))
     return {item["metadata"]["name"].lower() for item in json.loads(report.read_text())["install"]}
 
 
@@ -36,5 +35,5 @@ def test_the_client_modules_import_with_requests_and_pydantic_only():
     code = ("import sys, service.client, service.schemas; "
             "heavy = {'tensorflow', 'keras', 'gymnasium', 'flask', 'numpy', 'onnxruntime'} & set(sys.modules); "
             "sys.exit(str(sorted(heavy)) if heavy else 0)")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    result = run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=seconds(60))
     assert result.returncode == 0, result.stdout + result.stderr

@@ -4,7 +4,7 @@ import shutil
 import stat
 
 from tests.helpers import publish_models, random_models
-from tests.service.conftest import POLICY
+from tests.services import POLICY
 
 
 def versions_by_number(service):

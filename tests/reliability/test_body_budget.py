@@ -6,7 +6,8 @@ import socket
 
 import pytest
 
-from tests.service.conftest import POLICY
+from tests.services import POLICY
+from tests.timing import seconds
 
 BODY = 40 << 10  # over the budget's small-body threshold (16 KiB)
 BUDGET = 100 << 10  # two such bodies fit, the third does not
@@ -14,7 +15,7 @@ BUDGET = 100 << 10  # two such bodies fit, the third does not
 
 def held_body(port: int) -> socket.socket:
     """Opens a connection that sends all of a large /act body but its last byte."""
-    sock = socket.create_connection(("127.0.0.1", port))
+    sock = socket.create_connection(("127.0.0.1", port), timeout=seconds(10))
     head = (f"POST /act HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
             f"Content-Length: {BODY}\r\n\r\n").encode()
     sock.sendall(head + b" " * (BODY - 1))
@@ -44,7 +45,7 @@ def test_bodies_over_the_budget_get_503_and_normal_requests_are_answered(publish
 def _third_is_refused(port: int) -> bool:
     sock = held_body(port)
     try:
-        sock.settimeout(2)
+        sock.settimeout(seconds(2))
         answer = b""
         try:
             while not answer.endswith(b"}"):  # the JSON error body ends the answer

@@ -2,7 +2,6 @@
 against a real server. No input may produce a 500 or a body that is not the error shape."""
 
 import json
-import subprocess
 import sys
 
 import pytest
@@ -10,11 +9,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from service.app import create_app
-from service.loader import Loader
 from service.schemas import ActRequest, ObservationRequest
 from service.settings import Settings
 from tests.helpers import publish_models, random_models
+from tests.processes import run
+from tests.services import in_process_app
+from tests.timing import seconds
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
@@ -53,10 +53,7 @@ def client(tmp_path_factory):
     root = tmp_path_factory.mktemp("artifacts")
     cache_dir = tmp_path_factory.mktemp("cache")
     publish_models(root, "frozenlake-4x4", *random_models())
-    settings = Settings(artifact_root=root, max_batch=8)
-    loader = Loader(settings, cache_dir)
-    loader.publish(loader.scan_settled())
-    return create_app(settings, cache_dir=cache_dir, watch=False).test_client()
+    return in_process_app(Settings(artifact_root=root, max_batch=8), cache_dir).test_client()
 
 
 @settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -80,11 +77,11 @@ def test_no_raw_body_or_content_type_gets_a_server_error(client, raw, content_ty
 
 
 def test_schemathesis_finds_no_server_error_or_schema_violation(service):
-    result = subprocess.run(
+    result = run(
         [sys.executable, "-m", "schemathesis.cli", "run", f"{service.url}/openapi.json",
          "--checks", "not_a_server_error,response_schema_conformance,content_type_conformance",
          "--max-examples", "60", "--seed", "1", "--no-color",
          "--suppress-health-check", "all"],
-        capture_output=True, text=True, timeout=600,
+        capture_output=True, text=True, timeout=seconds(200),
     )
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]

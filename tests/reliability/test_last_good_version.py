@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 from tests.helpers import publish_models, random_models
-from tests.service.conftest import POLICY
+from tests.services import POLICY
 
 
 def copy_as_version(root: Path, source: Path, number: int, edit_manifest=None, damage=None) -> Path:

@@ -5,7 +5,8 @@ import threading
 import requests
 
 from tests.helpers import publish_damaged, publish_models, random_models, truncate_file
-from tests.service.conftest import POLICY
+from tests.services import POLICY
+from tests.timing import seconds
 
 CLIENTS = 4
 
@@ -22,7 +23,7 @@ def test_no_request_fails_and_no_answer_comes_from_a_bad_or_stale_version(tmp_pa
         session = requests.Session()
         while not stop.is_set():
             try:
-                response = session.post(service.url + "/act", json={"observations": [0, 5, 14]}, timeout=10)
+                response = session.post(service.url + "/act", json={"observations": [0, 5, 14]}, timeout=seconds(10))
             except requests.RequestException as exc:
                 failures.append(repr(exc))
                 continue
@@ -40,7 +41,7 @@ def test_no_request_fails_and_no_answer_comes_from_a_bad_or_stale_version(tmp_pa
         publish_models(root, POLICY, *random_models(seed=4))
         service.wait_until_every_worker(
             lambda: service.post("/act", {"observation": 0}).json()["version"] == 4, "version 4 served",
-            timeout=30, samples=30)
+            timeout=seconds(30), samples=30)
         settled = [len(a) for a in answers]
         service.wait_until(lambda: all(len(a) > s + 20 for a, s in zip(answers, settled)), "more answers")
     finally:

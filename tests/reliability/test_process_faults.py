@@ -2,27 +2,21 @@
 
 import os
 import signal
-import subprocess
 import threading
-import time
 
 import pytest
 import requests
 from urllib3.exceptions import NewConnectionError
 
 from tests.helpers import publish_models, random_models
-from tests.service.conftest import POLICY
+from tests.processes import children_of, command_line
+from tests.services import POLICY
+from tests.timing import seconds, wait_for
 
 
 def gunicorn_children(service):
     """Returns the pids of the master's children: workers and the loader."""
-    out = subprocess.run(["pgrep", "-P", str(service.process.pid)], capture_output=True, text=True).stdout
-    return [int(pid) for pid in out.split()]
-
-
-def command_line(pid: int) -> str:
-    with open(f"/proc/{pid}/cmdline", "rb") as f:
-        return f.read().replace(b"\0", b" ").decode()
+    return children_of(service.process.pid)
 
 
 def connection_was_refused(error: requests.ConnectionError) -> bool:
@@ -48,11 +42,11 @@ def test_connection_refused_is_told_apart_from_a_request_cut_off():
         closer = threading.Thread(target=close_first_connection)
         closer.start()
         with pytest.raises(requests.ConnectionError) as cut:
-            requests.post(f"http://127.0.0.1:{port}/act", json={}, timeout=5)
+            requests.post(f"http://127.0.0.1:{port}/act", json={}, timeout=seconds(5))
         closer.join()
     assert not connection_was_refused(cut.value)
     with pytest.raises(requests.ConnectionError) as refused:  # the listener is closed now
-        requests.post(f"http://127.0.0.1:{port}/act", json={}, timeout=5)
+        requests.post(f"http://127.0.0.1:{port}/act", json={}, timeout=seconds(5))
     assert connection_was_refused(refused.value)
 
 
@@ -65,27 +59,29 @@ def ready_service(tmp_path, start_service, **env):
 
 
 def test_sigterm_lets_in_flight_requests_finish_and_exits(tmp_path, start_service):
-    service = ready_service(tmp_path, start_service, LAKE_GRACEFUL_TIMEOUT=10)
+    graceful = int(seconds(10))  # a bound: under load a request may need more than a quiet machine's 10 s
+    service = ready_service(tmp_path, start_service, LAKE_GRACEFUL_TIMEOUT=graceful)
     big = {"observations": [0] * 10000}
-    results, started = [], threading.Event()
+    results, answered = [], threading.Event()
 
     def client():
-        started.set()
         for _ in range(30):
             try:
-                results.append(requests.post(service.url + "/act", json=big, timeout=10).status_code)
-            except requests.ConnectionError as exc:
+                results.append(requests.post(service.url + "/act", json=big, timeout=seconds(10)).status_code)
+            except requests.RequestException as exc:
                 # Refused: no connection was made (shutdown had closed the listener), fine.
-                # Anything else (reset, closed mid-answer) cut off a request in flight.
-                results.append("refused" if connection_was_refused(exc) else f"cut off: {exc!r}")
+                # Anything else (reset, closed mid-answer, no answer) cut off a request in flight.
+                is_refused = isinstance(exc, requests.ConnectionError) and connection_was_refused(exc)
+                results.append("refused" if is_refused else f"cut off: {exc!r}")
                 return
+            answered.set()
 
     thread = threading.Thread(target=client)
     thread.start()
-    started.wait()
-    time.sleep(0.2)
+    # Once one answer is back the client is sending its next: the signal finds a request in flight.
+    assert answered.wait(timeout=seconds(30)), f"no answer before the signal: {results}"
     service.process.send_signal(signal.SIGTERM)
-    assert service.process.wait(timeout=20) == 0
+    assert service.process.wait(timeout=graceful + seconds(10)) == 0
     thread.join()
     # Every request that got an answer got a whole, successful one: none was cut off.
     assert results and all(r in (200, "refused") for r in results), results
@@ -126,25 +122,20 @@ def test_a_bad_state_in_the_cache_dir_does_not_stop_workers_from_booting(tmp_pat
     assert service.post("/act", {"observation": 0}).json()["version"] == 1
 
 
+def is_running(pid: int) -> bool:
+    """Returns True while `pid` exists and has not exited (a zombie waits only to be reaped)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
 def test_the_loader_stops_when_the_master_is_killed(tmp_path, start_service):
     service = ready_service(tmp_path, start_service)
     (loader,) = [pid for pid in gunicorn_children(service) if "service.loader" in command_line(pid)]
     service.process.kill()
-    service.process.wait(timeout=10)
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline and os.path.exists(f"/proc/{loader}"):
-        if open(f"/proc/{loader}/stat").read().split()[2] == "Z":
-            break  # exited, waiting to be reaped by init
-        time.sleep(0.2)
-    alive = os.path.exists(f"/proc/{loader}") and open(f"/proc/{loader}/stat").read().split()[2] != "Z"
-    if alive:
-        os.kill(loader, signal.SIGKILL)
-    for pid in gunicorn_children_of_dead(service):
-        os.kill(pid, signal.SIGKILL)
-    assert not alive, "the loader kept running without its master"
-
-
-def gunicorn_children_of_dead(service):
-    """Returns worker pids left behind by a killed master (reparented to init)."""
-    out = subprocess.run(["pgrep", "-f", f"gunicorn.*{service.port}"], capture_output=True, text=True).stdout
-    return [int(pid) for pid in out.split()]
+    service.process.wait(timeout=seconds(10))
+    # The workers and the loader it left are still in its process group: the fixture kills
+    # them when the test ends, whether the loader stopped or not.
+    wait_for(lambda: not is_running(loader), "the loader to stop without its master", timeout=seconds(15))

@@ -5,13 +5,12 @@ refused. For tests of what a protocol answers, not of processes or sockets."""
 from pathlib import Path
 
 from service import handoff
-from service.app import create_app
 from service.handoff import VersionRecord, VersionState
-from service.loader import Loader
 from service.settings import Settings
 from tests.helpers import (
     publish_box_models, publish_damaged, publish_models, random_box_models, random_models, truncate_file,
 )
+from tests.services import in_process_app
 
 TABULAR = "frozenlake-4x4"
 BOX = "cartpole"
@@ -20,10 +19,7 @@ MAX_BATCH = 64
 
 def build_client(root: Path, cache_dir: Path, **settings):
     """Returns a test client of an app serving what the loader makes of `root`."""
-    settings = Settings(artifact_root=root, max_batch=MAX_BATCH, **settings)
-    loader = Loader(settings, cache_dir)
-    loader.publish(loader.scan_settled())
-    return create_app(settings, cache_dir=cache_dir, watch=False).test_client()
+    return in_process_app(Settings(artifact_root=root, max_batch=MAX_BATCH, **settings), cache_dir).test_client()
 
 
 def publish_both(root: Path) -> None:

@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from tests.service.conftest import POLICY
+from tests.services import POLICY
 
 ALL_STATES = list(range(16))
 

@@ -2,14 +2,14 @@
 TensorFlow, equal to the Keras models, with every observation checked against the space."""
 
 import json
-import subprocess
 
 import numpy as np
 import pytest
 import tritonclient.http as triton
 
 from tests.helpers import publish_box_models, publish_models, random_box_models, random_models
-from tests.service.conftest import RunningService
+from tests.processes import children_of, command_line
+from tests.services import RunningService
 from tests.service.test_errors import assert_error
 
 BOX = "cartpole"
@@ -26,12 +26,11 @@ def box_service(tmp_path_factory, box_models):
     root = tmp_path_factory.mktemp("artifacts")
     publish_box_models(root, BOX, *box_models)
     publish_models(root, "frozenlake-4x4", *random_models())
-    running = RunningService(root, tmp_path_factory.mktemp("log") / "service.log", LAKE_DEFAULT_POLICY=BOX)
-    running.wait_ready()
-    running.wait_until_every_worker(lambda: running.get("/readyz").json()["served"] == {BOX: 1, "frozenlake-4x4": 1},
-                                    "both policies served")
-    yield running
-    running.stop()
+    with RunningService(root, tmp_path_factory.mktemp("log") / "service.log", LAKE_DEFAULT_POLICY=BOX) as running:
+        running.wait_ready()
+        running.wait_until_every_worker(
+            lambda: running.get("/readyz").json()["served"] == {BOX: 1, "frozenlake-4x4": 1}, "both policies served")
+        yield running
 
 
 def test_answers_equal_the_keras_models(box_service, box_models):
@@ -105,12 +104,11 @@ def test_tritonclient_infers_box_observations(box_service):
 
 
 def test_no_process_of_the_service_loads_tensorflow_or_keras(box_service):
-    children = subprocess.run(["pgrep", "-P", str(box_service.process.pid)], capture_output=True, text=True)
-    pids = children.stdout.split()
-    loaders = [pid for pid in pids if b"service.loader" in open(f"/proc/{pid}/cmdline", "rb").read()]
+    pids = children_of(box_service.process.pid)
+    loaders = [pid for pid in pids if "service.loader" in command_line(pid)]
     workers = [pid for pid in pids if pid not in loaders]
     assert len(workers) == 2 and len(loaders) == 1
-    for pid in [str(box_service.process.pid), *pids]:
+    for pid in [box_service.process.pid, *pids]:
         maps = open(f"/proc/{pid}/maps").read()
         assert "tensorflow" not in maps and "/keras/" not in maps and "jax" not in maps, pid
     for pid in workers + loaders:  # the loader checks the serving form; the workers run it

@@ -3,7 +3,6 @@
 import json
 
 import pytest
-import requests
 
 
 def assert_error(response, status, code=None, mentions=()):
@@ -56,35 +55,33 @@ def test_unknown_policy_and_version_are_404(service):
 
 
 def test_non_json_bodies_are_refused(service):
-    assert_error(requests.post(service.url + "/act", data="observation=1",
-                               headers={"Content-Type": "application/x-www-form-urlencoded"}), 415)
-    assert_error(requests.post(service.url + "/act", data="{nope",
-                               headers={"Content-Type": "application/json"}), 400, "malformed_json")
+    assert_error(service.post("/act", data="observation=1",
+                              headers={"Content-Type": "application/x-www-form-urlencoded"}), 415)
+    assert_error(service.post("/act", data="{nope", headers={"Content-Type": "application/json"}), 400, "malformed_json")
 
 
 @pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
 def test_nan_and_infinity_are_refused(service, constant):
-    response = requests.post(service.url + "/act", data=f'{{"observation": {constant}}}',
-                             headers={"Content-Type": "application/json"})
+    response = service.post("/act", data=f'{{"observation": {constant}}}', headers={"Content-Type": "application/json"})
     assert_error(response, 400, mentions=[constant])
 
 
 def test_deeply_nested_json_is_refused_not_crashed(service):
     body = '{"observation": ' + "[" * 5000 + "]" * 5000 + "}"
-    response = requests.post(service.url + "/act", data=body, headers={"Content-Type": "application/json"})
+    response = service.post("/act", data=body, headers={"Content-Type": "application/json"})
     assert response.status_code in (400, 422)
     assert "error" in response.json()
 
 
 def test_oversized_body_is_413(service):
     body = json.dumps({"observations": [1] * 40000})  # > 64 KiB, the limit this fixture sets
-    response = requests.post(service.url + "/act", data=body, headers={"Content-Type": "application/json"})
+    response = service.post("/act", data=body, headers={"Content-Type": "application/json"})
     assert_error(response, 413)
 
 
 def test_unknown_route_and_wrong_method_keep_the_error_shape(service):
     assert_error(service.get("/nowhere"), 404)
-    error_response = requests.get(service.url + "/act", timeout=10)
+    error_response = service.get("/act")
     assert_error(error_response, 405)
     assert "POST" in error_response.headers["Allow"]
 

@@ -8,7 +8,8 @@ import socket
 import threading
 import time
 
-from tests.service.conftest import POLICY
+from tests.services import POLICY
+from tests.timing import seconds
 
 BURST = 1000
 
@@ -36,8 +37,8 @@ def test_a_busy_keep_alive_connection_does_not_hold_the_worker(start_service, pu
         GUNICORN_CMD_ARGS=f"--access-logfile {access_log} --access-logformat %({{x-probe}}i)s",
     )
     service.wait_ready()
-    busy = socket.create_connection(("127.0.0.1", service.port))
-    quiet = socket.create_connection(("127.0.0.1", service.port))
+    busy = socket.create_connection(("127.0.0.1", service.port))  # read by a thread the join below bounds
+    quiet = socket.create_connection(("127.0.0.1", service.port), timeout=seconds(30))
     try:
         # Both connections are open and idle in the worker before the burst starts.
         for sock, name in ((busy, "warm-busy"), (quiet, "warm-quiet")):
@@ -50,7 +51,7 @@ def test_a_busy_keep_alive_connection_does_not_hold_the_worker(start_service, pu
         busy.sendall(b"".join(_request(f"busy-{i}") for i in range(BURST)))
         quiet.sendall(_request("quiet"))
         _read_responses(quiet, 1)
-        drain.join(timeout=300)
+        drain.join(timeout=seconds(100))
         assert not drain.is_alive(), "the busy connection's answers did not all arrive"
     finally:
         busy.close()
@@ -58,7 +59,7 @@ def test_a_busy_keep_alive_connection_does_not_hold_the_worker(start_service, pu
 
     # gunicorn logs a request after its answer is sent: wait for the last lines to be written.
     last = f"busy-{BURST - 1}"
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + seconds(60)
     while last not in access_log.read_text().split() and time.monotonic() < deadline:
         time.sleep(0.05)
     handled = [line.strip() for line in access_log.read_text().splitlines() if line.strip()]

@@ -7,11 +7,12 @@ import socket
 import pytest
 
 from tests.service.test_errors import assert_error
+from tests.timing import seconds
 
 
 def raw_exchange(service, data: bytes) -> tuple[int, dict, bytes]:
     """Returns (status, headers, body) of one raw HTTP/1.1 exchange."""
-    with socket.create_connection(("127.0.0.1", service.port), timeout=10) as connection:
+    with socket.create_connection(("127.0.0.1", service.port), timeout=seconds(10)) as connection:
         connection.sendall(data)
         received = b""
         while True:

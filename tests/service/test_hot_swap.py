@@ -3,7 +3,8 @@
 import threading
 
 from tests.helpers import publish_damaged, publish_models, random_models
-from tests.service.conftest import POLICY
+from tests.services import POLICY
+from tests.timing import seconds
 
 
 def test_new_version_is_served_without_failed_requests_and_corrupt_one_is_refused(tmp_path, start_service):
@@ -36,13 +37,13 @@ def test_new_version_is_served_without_failed_requests_and_corrupt_one_is_refuse
         publish_models(root, POLICY, *random_models(seed=2))
         # Each worker swaps on its own; the swap has settled once every worker answers 2.
         service.wait_until_every_worker(
-            lambda: service.post("/act", {"observation": 0}).json()["version"] == 2, "version 2 served", timeout=30)
+            lambda: service.post("/act", {"observation": 0}).json()["version"] == 2, "version 2 served", timeout=seconds(30))
         settled.set()
         # Version 3 appears with its actor replaced after hashing: it must never be served.
         publish_damaged(root, POLICY, lambda path: (path / "actor.keras").write_bytes(b"not a keras file"))
         service.wait_until_every_worker(
             lambda: service.get(f"/models/{POLICY}").json()["versions"][0]["state"] == "failed",
-            "version 3 reported as failed", timeout=30)
+            "version 3 reported as failed", timeout=seconds(30))
     finally:
         stop.set()
         thread.join()

@@ -1,14 +1,15 @@
 """Version labels usable wherever a version is, and a seeded traffic split for requests that
-name no version: every answer says which version produced it."""
+name no version: every answer says which version produced it. What the app answers, so in
+process (tests/service/test_readiness.py and the reliability tests run the real processes)."""
 
 import collections
 
 import pytest
-import requests
 
+from service.settings import Settings
 from tests.helpers import publish_models, random_models
-from tests.service.conftest import POLICY, RunningService
 from tests.service.test_errors import assert_error
+from tests.services import POLICY, InProcessService
 
 
 @pytest.fixture(scope="module")
@@ -16,15 +17,9 @@ def canary_service(tmp_path_factory):
     root = tmp_path_factory.mktemp("artifacts")
     for seed in (1, 2, 3):
         publish_models(root, POLICY, *random_models(seed=seed))
-    running = RunningService(
-        root, tmp_path_factory.mktemp("log") / "service.log",
-        LAKE_VERSION_LABELS='{"frozenlake-4x4": {"stable": 2, "canary": 3, "gone": 9}}',
-        LAKE_TRAFFIC_SPLIT='{"frozenlake-4x4": {"stable": 80, "canary": 20}}',
-    )
-    running.wait_ready()
-    running.wait_until_every_worker(lambda: running.get(f"/models/{POLICY}").json()["traffic"] != [], "the split")
-    yield running
-    running.stop()
+    settings = Settings(artifact_root=root, version_labels={POLICY: {"stable": 2, "canary": 3, "gone": 9}},
+                        traffic_split={POLICY: {"stable": 80, "canary": 20}})
+    return InProcessService(settings, tmp_path_factory.mktemp("cache"))
 
 
 def test_models_show_labels_split_and_what_could_not_be_applied(canary_service):
@@ -63,21 +58,19 @@ def test_a_named_version_bypasses_the_split(canary_service):
             for s in range(20)} == {1}
 
 
-def test_cors_is_off_by_default_and_on_for_listed_origins(canary_service, service):
+def test_cors_is_off_by_default(canary_service, service):
     origin = {"Origin": "https://app.example"}
     assert "Access-Control-Allow-Origin" not in canary_service.get("/models", headers=origin).headers
     assert "Access-Control-Allow-Origin" not in service.get("/models", headers=origin).headers
 
 
-def test_cors_allows_a_listed_origin(tmp_path, start_service):
+def test_cors_allows_a_listed_origin(tmp_path):
     root = tmp_path / "artifacts"
     publish_models(root, POLICY, *random_models())
-    running = start_service(root, LAKE_CORS_ORIGINS='["https://app.example"]')
-    running.wait_ready()
+    running = InProcessService(Settings(artifact_root=root, cors_origins=["https://app.example"]), tmp_path / "cache")
     allowed = running.post("/act", {"observation": 0}, headers={"Origin": "https://app.example"})
     assert allowed.headers["Access-Control-Allow-Origin"] == "https://app.example"
-    preflight = requests.options(
-        running.url + "/act", headers={"Origin": "https://app.example", "Access-Control-Request-Method": "POST"})
+    preflight = running.options("/act", headers={"Origin": "https://app.example", "Access-Control-Request-Method": "POST"})
     assert preflight.status_code == 200 and preflight.headers["Access-Control-Allow-Origin"] == "https://app.example"
     other = running.post("/act", {"observation": 0}, headers={"Origin": "https://evil.example"})
     assert "Access-Control-Allow-Origin" not in other.headers

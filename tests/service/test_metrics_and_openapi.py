@@ -2,7 +2,7 @@
 
 import re
 
-from tests.service.conftest import POLICY
+from tests.services import POLICY
 
 
 def test_metrics_count_requests_of_every_worker(service):

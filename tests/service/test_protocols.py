@@ -10,7 +10,7 @@ import pytest
 import tritonclient.http as triton
 from tritonclient.utils import InferenceServerException
 
-from tests.service.conftest import POLICY
+from tests.services import POLICY
 
 OBSERVATIONS = [0, 4, 8, 14]
 

@@ -3,8 +3,8 @@ scratch directories, aged-out labels, made-up methods, huge answers. Each holds.
 
 import json
 import os
+import shutil
 import signal
-import subprocess
 import time
 from pathlib import Path
 
@@ -16,7 +16,9 @@ from service.handoff import VersionState
 from service.loader import Loader
 from service.settings import Settings
 from tests.helpers import publish_models, random_models
-from tests.service.conftest import POLICY
+from tests.processes import children_of, command_line
+from tests.services import POLICY
+from tests.timing import seconds
 
 
 def loader(root: Path, cache: Path, **settings) -> Loader:
@@ -111,7 +113,7 @@ def test_made_up_methods_share_one_metrics_label(service):
     import requests
 
     for method in ("FOO", "BAR", "X" * 40):
-        requests.request(method, service.url + "/act", timeout=10)
+        requests.request(method, service.url + "/act", timeout=seconds(10))
     text = service.get("/metrics").text
     assert 'method="other"' in text
     assert "FOO" not in text and "BAR" not in text and "XXXX" not in text
@@ -137,14 +139,14 @@ def test_a_removed_metrics_directory_fails_no_request_even_in_a_new_worker(publi
     root, _, _ = published_policy
     service = start_service(root)
     service.wait_ready()
-    children = subprocess.run(["pgrep", "-P", str(service.process.pid)], capture_output=True, text=True).stdout.split()
-    loader_pid = next(p for p in children if b"service.loader" in Path(f"/proc/{p}/cmdline").read_bytes())
+    children = children_of(service.process.pid)
+    loader_pid = next(p for p in children if "service.loader" in command_line(p))
     worker = next(p for p in children if p != loader_pid)
     # The master sets the directory after it starts; the loader, a new process, shows it.
     environ = Path(f"/proc/{loader_pid}/environ").read_bytes().split(b"\0")
     metrics_dir = next(v.split(b"=", 1)[1] for v in environ if v.startswith(b"PROMETHEUS_MULTIPROC_DIR="))
-    subprocess.run(["rm", "-rf", os.fsdecode(metrics_dir)], check=True)
-    os.kill(int(worker), signal.SIGKILL)  # its replacement starts with no metrics directory
+    shutil.rmtree(os.fsdecode(metrics_dir))
+    os.kill(worker, signal.SIGKILL)  # its replacement starts with no metrics directory
     service.wait_ready()
     for _ in range(20):
         assert service.get("/healthz").status_code == 200
@@ -160,7 +162,7 @@ def test_a_slow_version_holds_back_no_other_policy(three_versions, tmp_path):
     class OneSlowPolicy(Loader):  # a policy whose check takes as long as the test says
         def _load(self, policy, version, print_):
             if policy == "slow":
-                release.wait(60)
+                release.wait(seconds(60))
             return super()._load(policy, version, print_)
 
     root = tmp_path / "root"
@@ -169,7 +171,7 @@ def test_a_slow_version_holds_back_no_other_policy(three_versions, tmp_path):
     service_loader = OneSlowPolicy(Settings(artifact_root=root), tmp_path / "cache")
     try:
         state = service_loader.scan()
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + seconds(60)
         while state.policies[POLICY].served_version is None and time.monotonic() < deadline:
             service_loader.wake.wait(1)
             service_loader.wake.clear()
@@ -179,7 +181,7 @@ def test_a_slow_version_holds_back_no_other_policy(three_versions, tmp_path):
         assert slow.served_version is None and [v.state.value for v in slow.versions] == ["loading"]
     finally:
         release.set()
-    assert service_loader.scan_settled().policies["slow"].served_version == 1
+    assert service_loader.scan_settled(timeout=seconds(100)).policies["slow"].served_version == 1
 
 
 def test_version_numbers_are_never_reused_after_every_version_was_deleted(tmp_path):
@@ -197,7 +199,7 @@ def test_version_numbers_are_never_reused_after_every_version_was_deleted(tmp_pa
 def test_an_http_1_1_request_without_host_is_refused(service):
     import socket
 
-    with socket.create_connection(("127.0.0.1", service.port)) as sock:
+    with socket.create_connection(("127.0.0.1", service.port), timeout=seconds(10)) as sock:
         sock.sendall(b"GET /healthz HTTP/1.1\r\n\r\n")
         answer = b""
         while not answer.rstrip().endswith(b"}"):  # the JSON error body (and a newline) ends the answer
@@ -211,15 +213,14 @@ def test_a_killed_master_leaves_no_scratch_directories(published_policy, start_s
     root, _, _ = published_policy
     service = start_service(root)
     service.wait_ready()
-    children = subprocess.run(["pgrep", "-P", str(service.process.pid)], capture_output=True, text=True).stdout.split()
-    loader_pid = next(p for p in children if b"service.loader" in Path(f"/proc/{p}/cmdline").read_bytes())
+    loader_pid = next(p for p in children_of(service.process.pid) if "service.loader" in command_line(p))
     environ = Path(f"/proc/{loader_pid}/environ").read_bytes().split(b"\0")
     owned = next(v.split(b"=", 1)[1] for v in environ if v.startswith(b"LAKE_OWNED_SCRATCH_DIRS="))
     directories = [Path(os.fsdecode(d)) for d in owned.split(os.pathsep.encode())]
     assert directories and all(d.is_dir() for d in directories)
     os.kill(service.process.pid, signal.SIGKILL)  # no hook of the master runs
-    service.process.wait()
-    deadline = time.monotonic() + 60
+    service.process.wait(timeout=seconds(10))
+    deadline = time.monotonic() + seconds(60)
     while any(d.exists() for d in directories) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not any(d.exists() for d in directories)

@@ -2,6 +2,7 @@
 
 import os
 import resource
+import select
 import signal
 import subprocess
 import sys
@@ -10,23 +11,19 @@ import time
 import pytest
 
 from policy_artifacts import Manifest, list_versions
+from tests.processes import run_trainer
+from tests.timing import seconds
 from trainer.cli import main
 
 
-def run_trainer(*args, **kwargs):
-    return subprocess.run(
-        [sys.executable, "-m", "trainer", *args], capture_output=True, text=True, timeout=300, **kwargs
-    )
-
-
-def test_cli_trains_and_publishes_numbered_versions(tmp_path):
-    first = run_trainer("--map", "4x4", "--seed", "0", "--artifact-root", str(tmp_path), "--quiet")
-    assert first.returncode == 0, first.stderr
-    assert "published frozenlake-4x4 version 1" in first.stdout
-    second = run_trainer("--map", "4x4", "--seed", "1", "--artifact-root", str(tmp_path), "--quiet")
+def test_cli_trains_and_publishes_numbered_versions(trained_lake, tmp_path):
+    # The first run is the session's trained lake: `--map 4x4 --seed 0` into an empty root.
+    assert "published frozenlake-4x4 version 1" in trained_lake.runs["lake"].stdout
+    root = trained_lake.copy_to(tmp_path / "artifacts")
+    second = run_trainer("--map", "4x4", "--seed", "1", "--artifact-root", str(root), "--quiet")
     assert "version 2" in second.stdout
-    assert list_versions(tmp_path, "frozenlake-4x4") == [1, 2]
-    manifest = Manifest.model_validate_json((tmp_path / "frozenlake-4x4" / "1" / "manifest.json").read_text())
+    assert list_versions(root, "frozenlake-4x4") == [1, 2]
+    manifest = Manifest.model_validate_json((root / "frozenlake-4x4" / "1" / "manifest.json").read_text())
     assert manifest.schema_version == 2 and manifest.seed == 0
     assert (manifest.evaluation.metric, manifest.evaluation.value, manifest.evaluation.best) == ("success_rate", 1.0, 1.0)
     assert manifest.evaluation.success_rate == 1.0 and manifest.evaluation.sampled_value >= 0.9
@@ -39,12 +36,12 @@ def test_cli_trains_and_publishes_numbered_versions(tmp_path):
     assert manifest.training.curve[-1][1] == 1.0
 
 
-def test_taxi_publishes_its_spaces_names_and_an_exact_expected_return(tmp_path):
-    result = run_trainer("--env", "Taxi-v4", "--seed", "0", "--budget", "2000", "--quiet",
-                         "--artifact-root", str(tmp_path))
+def test_taxi_publishes_its_spaces_names_and_an_exact_expected_return(trained_taxi_and_cartpole):
+    # `--env Taxi-v4 --seed 0 --budget 2000`, run once for the session.
+    result, root = trained_taxi_and_cartpole.runs["taxi"], trained_taxi_and_cartpole.root
     assert result.returncode == 0, result.stderr
     assert "published taxi version 1" in result.stdout and "greedy expected return" in result.stdout
-    manifest = Manifest.model_validate_json((tmp_path / "taxi" / "1" / "manifest.json").read_text())
+    manifest = Manifest.model_validate_json((root / "taxi" / "1" / "manifest.json").read_text())
     assert manifest.env.id == "Taxi-v4" and manifest.env.max_episode_steps == 200
     assert manifest.observation_space.n == 500 and manifest.action_space.n == 6
     assert manifest.action_names == ["SOUTH", "NORTH", "EAST", "WEST", "PICKUP", "DROPOFF"]
@@ -55,12 +52,12 @@ def test_taxi_publishes_its_spaces_names_and_an_exact_expected_return(tmp_path):
     assert manifest.training.stopped_because == "budget"
 
 
-def test_cartpole_publishes_a_box_space_and_a_monte_carlo_evaluation(tmp_path):
-    result = run_trainer("--env", "CartPole-v1", "--seed", "0", "--budget", "1000", "--eval-episodes", "5",
-                         "--quiet", "--artifact-root", str(tmp_path))
+def test_cartpole_publishes_a_box_space_and_a_monte_carlo_evaluation(trained_taxi_and_cartpole):
+    # `--env CartPole-v1 --seed 0 --budget 1000 --eval-episodes 5`, run once for the session.
+    result, root = trained_taxi_and_cartpole.runs["cartpole"], trained_taxi_and_cartpole.root
     assert result.returncode == 0, result.stderr
     assert "published cartpole version 1" in result.stdout
-    manifest = Manifest.model_validate_json((tmp_path / "cartpole" / "1" / "manifest.json").read_text())
+    manifest = Manifest.model_validate_json((root / "cartpole" / "1" / "manifest.json").read_text())
     space = manifest.observation_space
     assert (space.kind, space.shape, space.dtype) == ("box", [4], "float32")
     assert space.low[1] is None and space.high[0] == pytest.approx(4.8)  # unbounded velocity, bounded position
@@ -142,7 +139,8 @@ def test_a_write_failure_while_publishing_is_a_clear_error_and_leaves_nothing(tm
     def limit_file_size():
         resource.setrlimit(resource.RLIMIT_FSIZE, (8192, 8192))
 
-    result = run_trainer("--map", "4x4", "--seed", "0", "--quiet", "--artifact-root", str(tmp_path),
+    # A short run: what is tested is the publishing after it.
+    result = run_trainer("--map", "4x4", "--seed", "0", "--budget", "2000", "--quiet", "--artifact-root", str(tmp_path),
                          preexec_fn=limit_file_size)
     assert result.returncode == 1
     assert "could not publish" in result.stderr and "File too large" in result.stderr
@@ -152,29 +150,31 @@ def test_a_write_failure_while_publishing_is_a_clear_error_and_leaves_nothing(tm
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
-def test_interrupted_training_publishes_nothing(tmp_path, signum):
-    process = subprocess.Popen(
+def test_interrupted_training_publishes_nothing(tmp_path, start_process, signum):
+    process = start_process(
         [sys.executable, "-m", "trainer", "--map", "8x8", "--slippery", "--budget", "100000000",
          "--target", "1.0", "--artifact-root", str(tmp_path)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     # Wait until training has really started (the progress bar shows env steps).
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + seconds(120)
     seen = ""
-    while time.monotonic() < deadline and "episodes=" not in seen:
-        seen += os.read(process.stderr.fileno(), 4096).decode(errors="replace")
-    assert "episodes=" in seen
+    while time.monotonic() < deadline and "episodes=" not in seen and process.poll() is None:
+        if select.select([process.stderr], [], [], 1.0)[0]:
+            seen += os.read(process.stderr.fileno(), 4096).decode(errors="replace")
+    assert "episodes=" in seen, seen
     process.send_signal(signum)
-    _, stderr = process.communicate(timeout=60)
+    _, stderr = process.communicate(timeout=seconds(60))
     assert process.returncode == 130
     assert "nothing was published" in stderr
     assert list_versions(tmp_path, "frozenlake-8x8-slippery") == []
     assert [p.name for p in tmp_path.rglob("*")] == []  # not even a staging directory
 
 
-def test_if_missing_trains_only_when_the_policy_has_no_version(tmp_path):
-    first = run_trainer("--artifact-root", str(tmp_path), "--seed", "0", "--quiet", "--if-missing")
-    assert "version 1" in first.stdout
-    second = run_trainer("--artifact-root", str(tmp_path), "--seed", "0", "--quiet", "--if-missing")
+def test_if_missing_trains_only_when_the_policy_has_no_version(trained_lake, tmp_path):
+    # The session's trained lake ran with --if-missing into an empty root: it trained.
+    assert "version 1" in trained_lake.runs["lake"].stdout and "--if-missing" in trained_lake.runs["lake"].args
+    root = trained_lake.copy_to(tmp_path / "artifacts")
+    second = run_trainer("--artifact-root", str(root), "--seed", "0", "--quiet", "--if-missing")
     assert second.returncode == 0 and "not training" in second.stdout
-    assert list_versions(tmp_path, "frozenlake-4x4") == [1]
+    assert list_versions(root, "frozenlake-4x4") == [1]

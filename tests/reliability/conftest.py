@@ -1,1 +1,0 @@
-from tests.service.conftest import published_policy, service, start_service  # noqa: F401  (shared fixtures)
