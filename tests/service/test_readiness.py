@@ -2,6 +2,7 @@
 
 from tests.helpers import publish_models, random_models
 from tests.service.conftest import POLICY
+from tests.timing import seconds
 
 
 def test_not_ready_until_a_policy_appears_in_a_missing_root(tmp_path, start_service):
@@ -46,10 +47,10 @@ def test_after_the_first_ready_answer_no_request_is_refused_whichever_worker_tak
     for start in range(10):
         service = start_service(root)
         # Poll as a Kubernetes readiness probe would, with a fresh connection each time.
-        service.wait_until(lambda: requests.get(service.url + "/readyz", timeout=10).status_code == 200,
+        service.wait_until(lambda: requests.get(service.url + "/readyz", timeout=seconds(10)).status_code == 200,
                            "the first ready answer")
         for _ in range(30):  # a new connection each: whichever worker accepts it answers
-            response = requests.post(service.url + "/act", json={"observation": 0}, timeout=10)
+            response = requests.post(service.url + "/act", json={"observation": 0}, timeout=seconds(10))
             if response.status_code != 200:
                 refused.append((start, response.status_code, response.text[:200]))
         service.stop()
