@@ -193,7 +193,7 @@ def throughput(root: Path, env: dict, workers: str, args) -> list[str]:
         f"| {verdict(batch_ms <= 10)} |",
         f"| discrete `/act`, 1 observation: median ms (sequential) | {single_ms:.2f} | | | |",
         f"| resident memory per worker, MB (discrete policy) | {fmt(service_mb)} | {fmt(noop_mb)} | | |",
-        f"| loader process (imports TensorFlow, one per service) MB | {fmt(loader_mb)} | | | |",
+        f"| loader process (no TensorFlow; one per service) MB | {fmt(loader_mb)} | | | |",
     ]
 
 

@@ -158,12 +158,18 @@ class Loader:
             if version in on_disk and version not in records:
                 records[version] = self.attempt(policy, version)
         if not any(r.state is VersionState.LOADED for r in records.values()):
+            in_flight = 0
             for version in reversed(on_disk[:-keep]):  # walk back to the newest good version
                 record = self.attempt(policy, version)
-                if record.state is not VersionState.FAILED:  # loaded, or loading: wait for it
-                    records[version] = record
+                if record.state is VersionState.FAILED:
+                    continue
+                records[version] = record
+                in_flight += record.state is VersionState.LOADING
+                # Stop at a loaded one, or once the pool has a version to check per thread.
+                if record.state is VersionState.LOADED or in_flight >= self.settings.loader_threads:
                     break
         self._forget_attempts(policy, set(on_disk))
+        self._settle_unneeded_loads(policy, set(records))
 
         loaded = {v: r for v, r in records.items() if r.state is VersionState.LOADED}
         if pinned in loaded:
@@ -242,6 +248,15 @@ class Loader:
         for version in sorted(removed)[:-self.settings.keep_versions]:
             del removed[version]
         return dict(removed)
+
+    def _settle_unneeded_loads(self, policy: str, needed: set[int]) -> None:
+        """Files the results of finished loads this decision did not need (a walk back that
+        a newer version made moot), so their servables are not kept for them."""
+        for key in [k for k, p in self.pending.items() if k[0] == policy and k[1] not in needed and p.future.done()]:
+            pending = self.pending.pop(key)
+            record, lasting = pending.future.result()
+            self.attempts[key] = Attempt(pending.fingerprint, record,
+                                         None if lasting else time.monotonic() + self.settings.poll_interval)
 
     def _forget_attempts(self, policy: str, on_disk: set[int]) -> None:
         for key in [k for k in self.attempts if k[0] == policy and k[1] not in on_disk]:
