@@ -58,7 +58,7 @@ class RequestOutput(BaseModel):
 
 
 class InferRequest(BaseModel):
-    id: StrictStr | None = None
+    id: StrictStr = None  # optional, but a string when present: an explicit null is refused
     parameters: InferParameters | None = None
     inputs: list[RequestInput]
     outputs: list[RequestOutput] | None = None

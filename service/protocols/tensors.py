@@ -39,6 +39,16 @@ def flatten(data) -> list:
     return out
 
 
+def nested_as(data, shape: list[int]) -> bool:
+    """Returns True if nested lists `data` have exactly the dimensions `shape`."""
+    level = [data]
+    for dimension in shape:
+        if not all(isinstance(item, list) and len(item) == dimension for item in level):
+            return False
+        level = [child for item in level for child in item]
+    return all(not isinstance(item, list) for item in level)
+
+
 def tensor_array(name: str, datatype: str, shape: list[int], data=None, raw: bytes | None = None) -> np.ndarray:
     """Returns the tensor as an array of its shape, from JSON `data` or binary `raw`."""
     if datatype not in DATATYPES or datatype == "BYTES":
@@ -56,6 +66,8 @@ def tensor_array(name: str, datatype: str, shape: list[int], data=None, raw: byt
     leaves = flatten(data)
     if len(leaves) != count:
         raise InvalidRequest(f"input {name[:40]!r}: {len(leaves)} values for shape {shape} ({count} expected)")
+    if isinstance(data, list) and any(isinstance(item, list) for item in data) and not nested_as(data, shape):
+        raise InvalidRequest(f"input {name[:40]!r}: data must be flat or nested exactly as shape {shape}")
     integral = datatype in INTEGER_TYPES
     for value in leaves:
         # JSON true/false are not numbers, and a fraction is not an integer.
@@ -63,9 +75,12 @@ def tensor_array(name: str, datatype: str, shape: list[int], data=None, raw: byt
             raise InvalidRequest(f"input {name[:40]!r}: {datatype} data must be {'integers' if integral else 'numbers'},"
                                  f" got {str(value)[:40]!r}")
     try:
-        return np.asarray(leaves, dtype=np.int64 if integral else np.float64).reshape(shape)
+        array = np.asarray(leaves, dtype=np.int64 if integral else np.float64).reshape(shape)
     except OverflowError:
         raise InvalidRequest(f"input {name[:40]!r}: a value does not fit {datatype}") from None
+    if not integral and array.size and not np.all(np.isfinite(array.astype(dtype))):
+        raise InvalidRequest(f"input {name[:40]!r}: a value does not fit {datatype}")
+    return array
 
 
 def split_binary_body(raw: bytes, header_length: str, max_values: int) -> tuple[dict, bytes]:

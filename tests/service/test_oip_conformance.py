@@ -146,6 +146,13 @@ def test_unknown_routes_and_wrong_methods_under_v2_answer_a_string_error(client,
     (TABULAR, {"inputs": [TABULAR_INPUT], "parameters": {"action_mask": [1, 0, 1, 1]}}),  # 8: no array parameters
     (TABULAR, {"inputs": [TABULAR_INPUT], "parameters": {"action_mask": "[1, 0"}}),
     (TABULAR, {"inputs": [TABULAR_INPUT], "parameters": {"action_mask": "[0, 0, 0, 0]"}}),
+    # Found by an independent probe: data nested unlike its shape, a null id, a value
+    # outside the declared float type.
+    (TABULAR, {"inputs": [observation([[0, 0, 0], [0, 0, 0, 0, 0]], [2, 4])]}),
+    (TABULAR, {"inputs": [observation([[0, 5]], [2, 1])]}),
+    (TABULAR, {"inputs": [observation([[[0]], [[5]]], [2])]}),
+    (TABULAR, {"inputs": [TABULAR_INPUT], "id": None}),
+    (BOX, {"inputs": [observation([0, 70000.0, 0, 0], [1, 4], "FP16")]}),
 ])
 def test_bad_inference_requests_are_400_with_a_string_error(client, model, body):
     assert assert_error(infer(client, model, body), 400)
