@@ -78,8 +78,11 @@ def tensor_array(name: str, datatype: str, shape: list[int], data=None, raw: byt
         array = np.asarray(leaves, dtype=np.int64 if integral else np.float64).reshape(shape)
     except OverflowError:
         raise InvalidRequest(f"input {name[:40]!r}: a value does not fit {datatype}") from None
-    if not integral and array.size and not np.all(np.isfinite(array.astype(dtype))):
-        raise InvalidRequest(f"input {name[:40]!r}: a value does not fit {datatype}")
+    if not integral and array.size:
+        with np.errstate(over="ignore"):  # an overflow is what this looks for
+            fits = np.all(np.isfinite(array.astype(dtype)))
+        if not fits:
+            raise InvalidRequest(f"input {name[:40]!r}: a value does not fit {datatype}")
     return array
 
 
