@@ -27,9 +27,10 @@ from policy_artifacts.manifest import MANIFEST_FILE, MODEL_FILES, SCHEMA_VERSION
 POLICY_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 VERSION_NAME = re.compile(r"^[1-9][0-9]{0,17}$")  # ASCII only; at most 18 digits keeps it an int64
 STAGING_PREFIX = ".staging-"
-# The highest version number ever published for a policy: numbers are never reused, even
-# after every version was deleted (a running service still remembers the old ones).
-HIGHEST_FILE = ".highest-version"
+# The highest version number ever published for each policy, in the root (not the policy's
+# own directory, which may be deleted whole): numbers are never reused, even after every
+# version was deleted (a running service still remembers the old ones).
+HIGHEST_DIR = ".highest-versions"
 
 
 class ArtifactError(Exception):
@@ -129,8 +130,8 @@ def scan_versions(root: Path, policy: str) -> VersionListing:
         return VersionListing()
     versions, ignored = [], []
     for entry in sorted(_real_directories(policy_dir) or [], key=lambda e: e.name):
-        if entry.name.startswith((STAGING_PREFIX, HIGHEST_FILE)):
-            continue  # a publication in progress (or one that crashed), or the numbering record
+        if entry.name.startswith(STAGING_PREFIX):
+            continue  # a publication in progress (or one that crashed): never a version
         reason = _why_not_a_version(entry)
         if reason is None:
             versions.append(int(entry.name))
@@ -169,23 +170,25 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _highest_published(policy_dir: Path) -> int:
+def _highest_published(root: Path, policy: str) -> int:
     """Returns the highest version number recorded as published; 0 if none is (or it is unreadable)."""
     try:
-        text = (policy_dir / HIGHEST_FILE).read_text()[:20].strip()
+        text = (root / HIGHEST_DIR / policy).read_text()[:20].strip()
     except OSError:
         return 0
     return int(text) if text.isascii() and text.isdigit() else 0
 
 
-def _record_highest(policy_dir: Path, version: int) -> None:
+def _record_highest(root: Path, policy: str, version: int) -> None:
     """Raises the recorded high-water mark to `version` (never lowers it: publishers may race)."""
-    if version <= _highest_published(policy_dir):
+    if version <= _highest_published(root, policy):
         return
-    temporary = policy_dir / f"{HIGHEST_FILE}.{uuid.uuid4().hex}"
+    directory = root / HIGHEST_DIR
+    temporary = directory / f".{policy}.{uuid.uuid4().hex}"
     try:
+        directory.mkdir(exist_ok=True)
         temporary.write_text(str(version))
-        os.replace(temporary, policy_dir / HIGHEST_FILE)
+        os.replace(temporary, directory / policy)
     except OSError:  # a read-only or full root: numbering falls back to what is on disk
         temporary.unlink(missing_ok=True)
 
@@ -220,7 +223,7 @@ def publish_version(
         for name in SERVING_FILES.values():
             if (staging / name).is_file() and not (staging / name).is_symlink():
                 files[name] = sha256_file(staging / name)
-        taken = _highest_published(policy_dir)
+        taken = _highest_published(Path(root), policy)
         while True:
             version = max(list_versions(root, policy) + [taken]) + 1
             manifest = Manifest.model_validate(
@@ -241,7 +244,7 @@ def publish_version(
                     continue
                 raise
             _fsync_dir(policy_dir)
-            _record_highest(policy_dir, version)
+            _record_highest(Path(root), policy, version)
             return PublishedVersion(policy, version, target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

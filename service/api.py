@@ -10,7 +10,7 @@ from flask import Response, render_template, request
 
 from service import metrics
 from service.dataplane import DataPlane, version_reference
-from service.errors import NotReady, PolicyNotFound, UnsupportedForPolicy
+from service.errors import MetricsUnavailable, NotReady, PolicyNotFound, UnsupportedForPolicy
 from service.http import Route, check_list_lengths, model_response, read_json_body, validate
 from service.page import page_policies
 from service.presentation import policy_status, policy_table
@@ -143,7 +143,10 @@ class LakeApi:
         return model_response(ReadyResponse(status="ready", ready=True, served=served))
 
     def metrics(self) -> Response:
-        data, content_type = metrics.exposition()
+        try:
+            data, content_type = metrics.exposition()
+        except (OSError, ValueError) as exc:  # the metrics directory is gone or not a directory
+            raise MetricsUnavailable(f"the metrics files cannot be read: {str(exc)[:200]}") from None
         return Response(data, content_type=content_type)
 
     def page(self) -> Response:

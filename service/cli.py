@@ -42,6 +42,13 @@ def main(argv: list[str] | None = None) -> int:
     except (SettingsError, ValueError) as exc:  # e.g. a LAKE_* JSON setting that is not JSON
         print(f"error: invalid settings: {str(exc).splitlines()[0][:300]}", file=sys.stderr)
         return 2
+    cache_dir = os.environ.get("LAKE_CACHE_DIR")
+    if cache_dir:
+        try:
+            os.makedirs(cache_dir, exist_ok=True)
+        except OSError as exc:
+            print(f"error: invalid setting LAKE_CACHE_DIR: {cache_dir} cannot be made: {exc.strerror}", file=sys.stderr)
+            return 2
     # gunicorn in this process (not a second interpreter): half a second less to a cold start.
     from gunicorn.app.wsgiapp import run
 

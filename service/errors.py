@@ -51,6 +51,10 @@ class Overloaded(ServiceError):
         super().__init__(message, headers={"Retry-After": str(retry_after), "Connection": "close"})
 
 
+class MetricsUnavailable(ServiceError):
+    status, code = 503, "metrics_unavailable"
+
+
 class NotReady(ServiceError):
     status, code = 503, "not_ready"
 

@@ -182,7 +182,9 @@ class Loader:
         if served is not None:
             self.served[policy] = served
             if served.version not in loaded:
-                served = served.model_copy(update={"state": VersionState.REMOVED, "error": "no longer on disk"})
+                why = "no longer on disk" if served.version not in on_disk else \
+                    "cannot be loaded again now; the last loaded copy keeps serving"
+                served = served.model_copy(update={"state": VersionState.REMOVED, "error": why})
                 removed[served.version] = served
         failed = sorted((r for r in records.values() if r.state is VersionState.FAILED),
                         key=lambda r: -r.version)[:keep]
@@ -268,13 +270,14 @@ class Loader:
 
     def _forget_missing_servables(self) -> None:
         """Forgets loaded versions whose servable file is gone (a cleaned cache dir), so this
-        scan writes them again instead of naming files no worker can read."""
+        scan writes them again instead of naming files no worker can read. The last served
+        record stays: workers that hold it keep answering while it is written again, or
+        while the cache cannot be written at all."""
         directory = self.cache_dir / handoff.SERVABLES_DIR
         for key, attempt in list(self.attempts.items()):
             servable = attempt.record.servable
             if servable and not (directory / servable).is_file():
                 del self.attempts[key]
-                self.served.pop(key[0], None) if self.served.get(key[0]) == attempt.record else None
 
     def scan(self, publish_progress: bool = False) -> LoaderState:
         """Returns the state the workers should see now. With `publish_progress`, decisions

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Callable
 from functools import lru_cache
 
@@ -69,13 +70,19 @@ def _ensure_directory() -> None:
         os.makedirs(directory, exist_ok=True)  # a /tmp cleaner may have removed it
 
 
+_last_complaint = [0.0]
+
+
 def record(update: Callable[[], None]) -> None:
     """Runs a metrics update; trouble with the metrics files (a removed directory, a full
-    disk) is logged and the directory re-created, never raised: metrics fail no request."""
+    disk) is logged (once a minute) and the directory re-created, never raised: metrics
+    fail no request."""
     try:
         update()
-    except OSError:
-        logging.getLogger("service.metrics").exception("could not update a metric")
+    except OSError as exc:
+        if time.monotonic() - _last_complaint[0] > 60:
+            _last_complaint[0] = time.monotonic()
+            logging.getLogger("service.metrics").warning("could not update a metric: %s", exc)
         try:
             _ensure_directory()
         except OSError:
@@ -83,7 +90,8 @@ def record(update: Callable[[], None]) -> None:
 
 
 def exposition() -> tuple[bytes, str]:
-    """Returns the metrics page and its content type."""
+    """Returns the metrics page and its content type; raises OSError if the multiprocess
+    directory cannot be made or read (the route answers 503 then)."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         _ensure_directory()
         registry = CollectorRegistry()

@@ -154,6 +154,39 @@ def test_a_removed_metrics_directory_fails_no_request_even_in_a_new_worker(publi
     assert service.get("/metrics").status_code == 200
 
 
+def test_a_metrics_directory_replaced_by_a_file_is_a_503_not_a_500(published_policy, start_service):
+    root, _, _ = published_policy
+    service = start_service(root)
+    service.wait_ready()
+    children = children_of(service.process.pid)
+    loader_pid = next(p for p in children if "service.loader" in command_line(p))
+    environ = Path(f"/proc/{loader_pid}/environ").read_bytes().split(b"\0")
+    metrics_dir = os.fsdecode(next(v.split(b"=", 1)[1] for v in environ
+                                   if v.startswith(b"PROMETHEUS_MULTIPROC_DIR=")))
+    shutil.rmtree(metrics_dir)
+    Path(metrics_dir).write_text("not a directory")  # found by an independent probe
+    os.kill(next(p for p in children if p != loader_pid), signal.SIGKILL)
+    service.wait_ready()
+    for _ in range(10):
+        assert service.post("/act", {"observation": 0}).status_code == 200
+        answer = service.get("/metrics")
+        assert answer.status_code == 503 and answer.json()["error"]["code"] == "metrics_unavailable"
+    Path(metrics_dir).unlink()
+
+
+def test_a_servables_directory_replaced_by_a_file_keeps_the_served_version_named(three_versions, tmp_path):
+    cache = tmp_path / "cache"
+    service_loader = loader(three_versions, cache, poll_interval=0.05)
+    service_loader.publish(service_loader.scan_settled())
+    served = handoff.read_state(cache).policies[POLICY].record(3).servable
+    shutil.rmtree(cache / handoff.SERVABLES_DIR)
+    (cache / handoff.SERVABLES_DIR).write_text("a file")  # found by an independent probe
+    time.sleep(0.1)
+    record = service_loader.scan_settled().policies[POLICY]
+    # Workers that hold version 3 keep answering with it while the cache cannot be written.
+    assert record.served_version == 3 and record.record(3).servable == served
+
+
 def test_a_slow_version_holds_back_no_other_policy(three_versions, tmp_path):
     import threading
 
@@ -194,6 +227,8 @@ def test_version_numbers_are_never_reused_after_every_version_was_deleted(tmp_pa
         shutil.rmtree(root / POLICY / version)
     assert publish_models(root, POLICY, *random_models(seed=3)).version == 3
     assert scan_versions(root, POLICY).ignored == []  # the numbering record is no version, nor ignored
+    shutil.rmtree(root / POLICY)  # the policy's whole directory, too (found by an independent probe)
+    assert publish_models(root, POLICY, *random_models(seed=4)).version == 4
 
 
 def test_an_http_1_1_request_without_host_is_refused(service):
