@@ -100,12 +100,7 @@ class Loader:
             return known.record
         pending = self.pending.get(key)
         if pending is not None and pending.fingerprint == print_ and pending.future.done():
-            del self.pending[key]
-            record, lasting = pending.future.result()
-            # A cache that could not be written is tried again after a poll interval.
-            retry_at = None if lasting else time.monotonic() + self.settings.poll_interval
-            self.attempts[key] = Attempt(print_, record, retry_at)
-            return record
+            return self._file_result(key).record
         if pending is None or pending.fingerprint != print_:  # new, or changed while loading
             future = self.pool.submit(self._load, policy, version, print_)
             future.add_done_callback(lambda _: self.wake.set())
@@ -255,10 +250,16 @@ class Loader:
         """Files the results of finished loads this decision did not need (a walk back that
         a newer version made moot), so their servables are not kept for them."""
         for key in [k for k, p in self.pending.items() if k[0] == policy and k[1] not in needed and p.future.done()]:
-            pending = self.pending.pop(key)
-            record, lasting = pending.future.result()
-            self.attempts[key] = Attempt(pending.fingerprint, record,
-                                         None if lasting else time.monotonic() + self.settings.poll_interval)
+            self._file_result(key)
+
+    def _file_result(self, key: tuple[str, int]) -> Attempt:
+        """Moves a finished load from the pool's list to what is known, and returns it."""
+        pending = self.pending.pop(key)
+        record, lasting = pending.future.result()
+        # A cache that could not be written is tried again after a poll interval.
+        retry_at = None if lasting else time.monotonic() + self.settings.poll_interval
+        self.attempts[key] = Attempt(pending.fingerprint, record, retry_at)
+        return self.attempts[key]
 
     def _forget_attempts(self, policy: str, on_disk: set[int]) -> None:
         for key in [k for k in self.attempts if k[0] == policy and k[1] not in on_disk]:

@@ -135,17 +135,26 @@ def test_answers_over_the_cell_cap_are_refused_with_the_cap(published_policy, st
     assert page.status_code == 200 and "grid of" not in page.text  # the page leaves the grid out
 
 
+def loader_and_a_worker(service) -> tuple[int, int]:
+    """Returns the pids of the service's loader and of one of its workers."""
+    children = children_of(service.process.pid)
+    loader_pid = next(p for p in children if "service.loader" in command_line(p))
+    return loader_pid, next(p for p in children if p != loader_pid)
+
+
+def scratch_path(loader_pid: int, variable: str) -> str:
+    """Returns a scratch path the master set in the environment after it started: only the
+    loader, a process started after that, shows it in /proc."""
+    environ = Path(f"/proc/{loader_pid}/environ").read_bytes().split(b"\0")
+    return os.fsdecode(next(v.split(b"=", 1)[1] for v in environ if v.startswith(variable.encode() + b"=")))
+
+
 def test_a_removed_metrics_directory_fails_no_request_even_in_a_new_worker(published_policy, start_service):
     root, _, _ = published_policy
     service = start_service(root)
     service.wait_ready()
-    children = children_of(service.process.pid)
-    loader_pid = next(p for p in children if "service.loader" in command_line(p))
-    worker = next(p for p in children if p != loader_pid)
-    # The master sets the directory after it starts; the loader, a new process, shows it.
-    environ = Path(f"/proc/{loader_pid}/environ").read_bytes().split(b"\0")
-    metrics_dir = next(v.split(b"=", 1)[1] for v in environ if v.startswith(b"PROMETHEUS_MULTIPROC_DIR="))
-    shutil.rmtree(os.fsdecode(metrics_dir))
+    loader_pid, worker = loader_and_a_worker(service)
+    shutil.rmtree(scratch_path(loader_pid, "PROMETHEUS_MULTIPROC_DIR"))
     os.kill(worker, signal.SIGKILL)  # its replacement starts with no metrics directory
     service.wait_ready()
     for _ in range(20):
@@ -158,14 +167,11 @@ def test_a_metrics_directory_replaced_by_a_file_is_a_503_not_a_500(published_pol
     root, _, _ = published_policy
     service = start_service(root)
     service.wait_ready()
-    children = children_of(service.process.pid)
-    loader_pid = next(p for p in children if "service.loader" in command_line(p))
-    environ = Path(f"/proc/{loader_pid}/environ").read_bytes().split(b"\0")
-    metrics_dir = os.fsdecode(next(v.split(b"=", 1)[1] for v in environ
-                                   if v.startswith(b"PROMETHEUS_MULTIPROC_DIR=")))
+    loader_pid, worker = loader_and_a_worker(service)
+    metrics_dir = scratch_path(loader_pid, "PROMETHEUS_MULTIPROC_DIR")
     shutil.rmtree(metrics_dir)
     Path(metrics_dir).write_text("not a directory")  # found by an independent probe
-    os.kill(next(p for p in children if p != loader_pid), signal.SIGKILL)
+    os.kill(worker, signal.SIGKILL)
     service.wait_ready()
     for _ in range(10):
         assert service.post("/act", {"observation": 0}).status_code == 200
@@ -248,10 +254,9 @@ def test_a_killed_master_leaves_no_scratch_directories(published_policy, start_s
     root, _, _ = published_policy
     service = start_service(root)
     service.wait_ready()
-    loader_pid = next(p for p in children_of(service.process.pid) if "service.loader" in command_line(p))
-    environ = Path(f"/proc/{loader_pid}/environ").read_bytes().split(b"\0")
-    owned = next(v.split(b"=", 1)[1] for v in environ if v.startswith(b"LAKE_OWNED_SCRATCH_DIRS="))
-    directories = [Path(os.fsdecode(d)) for d in owned.split(os.pathsep.encode())]
+    loader_pid, _ = loader_and_a_worker(service)
+    owned = scratch_path(loader_pid, "LAKE_OWNED_SCRATCH_DIRS")
+    directories = [Path(d) for d in owned.split(os.pathsep)]
     assert directories and all(d.is_dir() for d in directories)
     os.kill(service.process.pid, signal.SIGKILL)  # no hook of the master runs
     service.process.wait(timeout=seconds(10))
