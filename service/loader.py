@@ -77,6 +77,7 @@ class Loader:
         self.attempts: dict[tuple[str, int], Attempt] = {}
         self.served: dict[str, VersionRecord] = {}  # last version each policy served
         self.removed: dict[str, dict[int, VersionRecord]] = {}
+        self.loaded_before: dict[str, dict[int, VersionRecord]] = {}  # loaded at some scan, not yet removed
         self.previous_servables: set[str] = set()
         self.state: LoaderState | None = None
         self.written_stamp = None  # the state file as this loader last wrote it
@@ -233,12 +234,20 @@ class Loader:
     def _note_removed(self, policy: str, records: dict, on_disk: list[int], served) -> dict[int, VersionRecord]:
         """Returns the policy's removed versions (bounded), updated with this scan."""
         removed = self.removed.setdefault(policy, {})
+        # Remembered across scans, not read from the last published state: a version caught
+        # half-deleted is reported failed for one scan, and must still be named removed after.
+        loaded_before = self.loaded_before.setdefault(policy, {})
         previous = self.state.policies.get(policy) if self.state else None
         for record in previous.versions if previous else []:
-            if record.state is VersionState.LOADED and record.version not in records:
-                reason = "no longer on disk" if record.version not in on_disk else "older than the newest keep_versions"
-                removed[record.version] = record.model_copy(
+            if record.state is VersionState.LOADED:
+                loaded_before.setdefault(record.version, record)
+        loaded_before.update({v: r for v, r in records.items() if r.state is VersionState.LOADED})
+        for version, record in list(loaded_before.items()):
+            if version not in records:
+                reason = "no longer on disk" if version not in on_disk else "older than the newest keep_versions"
+                removed[version] = record.model_copy(
                     update={"state": VersionState.REMOVED, "error": reason, "servable": None, "kind": None})
+                del loaded_before[version]
         for version in list(removed):
             if version in records:
                 del removed[version]  # it came back

@@ -76,6 +76,20 @@ def test_a_split_with_a_share_that_cannot_be_served_is_refused_as_a_whole(three_
     assert any("traffic split not applied: '7'" in note for note in record.notes)
 
 
+def test_a_version_caught_half_deleted_is_still_named_removed_once_gone(tmp_path):
+    root = tmp_path / "root"
+    publish_models(root, POLICY, *random_models(seed=1))
+    version_two = publish_models(root, POLICY, *random_models(seed=2)).path
+    service_loader = loader(root, tmp_path / "cache")
+    service_loader.publish(service_loader.scan_settled())
+    (version_two / "manifest.json").unlink()  # a scan lands in the middle of rm -r
+    service_loader.publish(service_loader.scan_settled())
+    assert service_loader.state.policies[POLICY].record(2).state is VersionState.FAILED
+    shutil.rmtree(version_two)
+    record = service_loader.scan_settled().policies[POLICY]
+    assert record.record(2).state is VersionState.REMOVED and record.served_version == 1
+
+
 def test_a_state_file_removed_or_overwritten_is_written_again(three_versions, tmp_path):
     cache = tmp_path / "cache"
     service_loader = loader(three_versions, cache, poll_interval=0.05)
