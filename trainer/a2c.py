@@ -19,7 +19,7 @@ from trainer.config import Hyperparameters
 from trainer.evaluation import Evaluation
 from trainer.losses import ActorLoss, pack_targets
 from trainer.sampling import sample_categorical
-from trainer.tasks import Task
+from trainer.tasks.base import Task
 
 
 @dataclass

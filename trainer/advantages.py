@@ -1,7 +1,7 @@
 """Returns and advantages: pure functions of rollout arrays, shaped (steps, envs).
 
 Generalised advantage estimation (Schulman et al. 2016). An episode that *terminated*
-(hole or goal) has no future, so nothing is bootstrapped past it. An episode that was
+(it reached a terminal state) has no future, so nothing is bootstrapped past it. An episode that was
 *truncated* by the step limit would have gone on, so its last step bootstraps from the
 critic's value of the state it really reached; the advantage trace still stops there,
 because the next row of the rollout belongs to a fresh episode.

@@ -1,7 +1,7 @@
 """`python -m trainer`: train a policy on a gymnasium environment and publish it as a new version.
 
-Mistakes (bad flags, an impossible map, an environment that cannot be trained here, an
-unwritable artifact root) end with one line on stderr and a non-zero exit, checked before
+Mistakes (bad flags, impossible environment options, an environment that cannot be trained
+here, an unwritable artifact root) end with one line on stderr and a non-zero exit, checked before
 any training time is spent. TensorFlow is imported only after those checks, so `--help`
 and errors answer at once.
 """
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import math
 import os
 import secrets
@@ -20,7 +21,8 @@ from pathlib import Path
 
 from policy_artifacts import ArtifactError, check_policy_name, list_versions
 from trainer.config import Hyperparameters, hyperparameter_fields
-from trainer.tasks import TaskError, create_task
+from trainer.tasks.base import TaskError
+from trainer.tasks.registry import add_task_flags, create_task, env_kwargs_with_flags
 
 EXIT_USAGE, EXIT_FAILURE, EXIT_INTERRUPTED = 2, 1, 130
 MAX_SEED = 2**31 - 1  # numpy and TensorFlow both take it, and seed + 1 too
@@ -60,6 +62,21 @@ def finite_float(text: str) -> float:
     return value
 
 
+def _refuse_constant(name: str):
+    raise ValueError(f"{name} is not JSON")
+
+
+def json_object(text: str) -> dict:
+    """Returns text parsed as a JSON object (of JSON values: NaN and infinities are refused)."""
+    try:
+        value = json.loads(text, parse_constant=_refuse_constant)
+    except ValueError as exc:  # JSONDecodeError is one
+        raise argparse.ArgumentTypeError(f"not valid JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"must be a JSON object, e.g. '{{\"is_slippery\": true}}', got {text!r}")
+    return value
+
+
 _TYPES = {"int": int, "float": finite_float, "bool": bool}
 
 
@@ -74,19 +91,18 @@ def build_parser() -> argparse.ArgumentParser:
     env.add_argument("--env", default="FrozenLake-v1",
                      help="gymnasium env id: FrozenLake-v1, Taxi-v4, CliffWalking-v1, CliffWalkingSlippery-v1, "
                           "CartPole-v1, Acrobot-v1, or any env with Discrete actions and Discrete (with a "
-                          "transition table) or float Box observations.")
+                          "transition table) or float Box observations; module:id imports the module that "
+                          "registers the id first, as gymnasium.make does.")
+    env.add_argument("--env-kwargs", type=json_object, metavar="JSON",
+                     help="Keyword arguments for gymnasium.make as a JSON object, e.g. '{\"is_rainy\": true}'; "
+                          "recorded in the manifest. An env's own flags below may not set the same keyword.")
     env.add_argument("--max-episode-steps", type=int,
-                     help="Step limit (default: gymnasium's; 100 for 4x4 lakes and CliffWalking, 200 for 8x8).")
+                     help="Step limit (default: gymnasium's registered one, or the task's own where it has none).")
     env.add_argument("--target-return", type=finite_float,
                      help="Box envs: stop when the mean greedy return reaches this (default: the env's "
                           "reward_threshold; none = train the whole budget).")
 
-    lake = parser.add_argument_group("FrozenLake-v1")
-    lake.add_argument("--map", choices=["4x4", "8x8"], help="Named gymnasium map (default 4x4).")
-    lake.add_argument("--slippery", action="store_true", help="Slippery ice: moves go sideways 2 times in 3.")
-    lake.add_argument("--desc", help="Custom map as comma-separated rows, e.g. SFFF,FHFH,FFFH,HFFG.")
-    lake.add_argument("--random-map", type=int, metavar="SIZE", help="Random SIZExSIZE map (gymnasium's generator).")
-    lake.add_argument("--map-seed", type=int, help="Seed of the random map.")
+    add_task_flags(parser)
 
     run = parser.add_argument_group("run")
     run.add_argument("--seed", type=int, help="Seed for a repeatable run (default: a random one, recorded).")
@@ -94,21 +110,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--artifact-root", type=Path, default=Path(os.environ.get("LAKE_ARTIFACT_ROOT", "artifacts")),
         help="Where versions are published (env LAKE_ARTIFACT_ROOT).",
     )
-    run.add_argument("--policy", help="Policy name (default: from the env, e.g. frozenlake-8x8-slippery, taxi).")
+    run.add_argument("--policy", help="Policy name (default: from the env and its options, e.g. taxi, cartpole).")
     run.add_argument("--quiet", action="store_true", help="No progress bar; print only the result line.")
     run.add_argument("--if-missing", action="store_true",
                      help="Do nothing if the policy already has a version (for first-start jobs).")
 
-    hyper = parser.add_argument_group("hyperparameters (defaults depend on the env; listed for FrozenLake)")
+    hyper = parser.add_argument_group("hyperparameters (defaults depend on the env; listed for tabular envs)")
     for name, type_name, default, help_text in hyperparameter_fields():
         flag = "--" + name.replace("_", "-")
         # None means "the task's default": each env family has its own tuned values.
         if type_name == "bool":
             hyper.add_argument(flag, action=argparse.BooleanOptionalAction, default=None,
-                               help=f"{help_text} (default per env; FrozenLake: {default})")
+                               help=f"{help_text} (default per env; tabular: {default})")
         else:
             hyper.add_argument(flag, type=_TYPES[type_name], default=None,
-                               help=f"{help_text} (default per env; FrozenLake: {default})")
+                               help=f"{help_text} (default per env; tabular: {default})")
     return parser
 
 
@@ -152,12 +168,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         _check_seed("--seed", args.seed)
-        _check_seed("--map-seed", args.map_seed)
-        task = create_task(
-            args.env, max_episode_steps=args.max_episode_steps, target_return=args.target_return,
-            map_name=args.map, desc=args.desc, random_map=args.random_map, map_seed=args.map_seed,
-            is_slippery=args.slippery,
-        )
+        env_kwargs = env_kwargs_with_flags(args, args.env, args.env_kwargs or {})
+        task = create_task(args.env, env_kwargs, max_episode_steps=args.max_episode_steps,
+                           target_return=args.target_return)
         hp = hyperparameters(task.hyperparameters, args)
         policy = check_policy_name(args.policy if args.policy is not None else task.default_policy_name)
         _check_writable(args.artifact_root)
@@ -175,6 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
         task.check_solvable()
+        # Only now: these import Keras, and so TensorFlow, which every check above runs without.
         from trainer.a2c import train
         from trainer.progress import ProgressBar
         from trainer.publish import publish_result

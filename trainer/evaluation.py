@@ -99,7 +99,7 @@ def best_stationary_policy(table: TransitionTable, max_steps: int, metric: Metri
     and its value bounds every other. A state-only policy cannot switch with the clock, so
     each per-step greedy policy is evaluated as a fixed policy and the best is kept, longest
     horizon first, stopping once one reaches the bound. Undiscounted values tie wherever
-    time is free (FrozenLake's walls cost nothing), so the candidates of a slightly
+    time is free (where bumping into a wall costs nothing), so the candidates of a slightly
     discounted iteration, which prefer shorter paths, join them.
     """
     rewards = table.reaches_goal.astype(np.float64) if metric == "success_rate" else table.rewards

@@ -29,7 +29,7 @@ _ACTIVATIONS = {"linear": lambda x: x, "relu": lambda x: np.maximum(x, 0.0), "ta
 def numpy_forward(model: keras.Model) -> Callable[[np.ndarray], np.ndarray] | None:
     """Returns inputs -> the model's outputs (float64) for its current weights, or None if it has
     a layer other than Input, Flatten and Dense with a linear, relu, tanh or softmax activation."""
-    import keras
+    import keras  # here, not at the top: Box tasks import this module, and the CLI's checks run without TensorFlow
 
     steps = []
     for layer in model.layers:

@@ -20,7 +20,7 @@ def pack_targets(actions, advantages):
     return np.stack([np.asarray(actions, np.float32), np.asarray(advantages, np.float32)], axis=1)
 
 
-@keras.saving.register_keras_serializable(package="lake_a2c")
+@keras.saving.register_keras_serializable(package="a2c")
 class ActorLoss(keras.losses.Loss):
     """Policy-gradient loss with an entropy bonus (Mnih et al. 2016, A3C):
 

@@ -9,18 +9,17 @@ from pathlib import Path
 import gymnasium
 import keras
 import numpy as np
+import tensorflow as tf
 
 from policy_artifacts import PublishedVersion, publish_version
 from policy_artifacts.manifest import parse_observation_space
 from trainer.a2c import TrainingResult
 from trainer.config import Hyperparameters
 from trainer.serving_form import write_policy_files
-from trainer.tasks import Task
+from trainer.tasks.base import Task
 
 
 def _library_versions() -> dict[str, str]:
-    import tensorflow as tf
-
     return {
         "python": platform.python_version(),
         "keras": keras.__version__,

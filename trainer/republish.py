@@ -15,6 +15,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+import keras
+
 from policy_artifacts import ACTOR_FILE, CRITIC_FILE, ArtifactError, ArtifactLimits, publish_version, read_verified
 from policy_artifacts.store import first_line
 from trainer.serving_form import write_policy_files
@@ -22,8 +24,6 @@ from trainer.serving_form import write_policy_files
 
 def republish(root: Path, policy: str, version: int):
     """Returns the new PublishedVersion; raises ArtifactError if the old one cannot be read."""
-    import keras
-
     verified = read_verified(root, policy, version, ArtifactLimits())
     models = {}
     with tempfile.TemporaryDirectory(prefix="republish-") as scratch:

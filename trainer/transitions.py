@@ -1,6 +1,6 @@
 """A tabular environment's dynamics as arrays, read from gymnasium's own `env.unwrapped.P`.
 
-Every toy-text environment (FrozenLake, Taxi, CliffWalking) steps by sampling `P[s][a]`
+Every gymnasium toy-text environment steps by sampling `P[s][a]`
 and resets by sampling `initial_state_distrib`, so these arrays are the environment:
 the vector environment steps them and the exact evaluation propagates through them.
 """
@@ -13,8 +13,8 @@ from typing import Literal
 import gymnasium as gym
 import numpy as np
 
-# What counts as reaching the goal: FrozenLake pays 1 only there; Taxi (a right drop-off)
-# and CliffWalking (the far corner) end an episode only there.
+# What counts as reaching the goal: an env that pays a positive reward only there, or one
+# that ends an episode only there (Taxi's right drop-off, CliffWalking's far corner).
 Goal = Literal["positive_reward", "termination"] | None
 
 

@@ -8,8 +8,9 @@ from trainer.evaluation import (
     EVALUATION_SEED, exact_return_and_success, monte_carlo_returns, one_hot,
     success_probability,
 )
-from trainer.lake import LakeSpec
-from trainer.tasks import create_task, within_target
+from trainer.tasks.frozenlake import LakeSpec
+from trainer.tasks.registry import create_task
+from trainer.tasks.tabular import within_target
 
 DOWN, RIGHT, LEFT = 1, 2, 0
 

@@ -7,8 +7,8 @@ import numpy as np
 from trainer.a2c import train
 from trainer.config import Hyperparameters
 from trainer.evaluation import success_probability
-from trainer.lake import LakeSpec
-from trainer.tasks import create_task
+from trainer.tasks.frozenlake import LakeSpec
+from trainer.tasks.registry import create_task
 
 
 def test_deterministic_4x4_is_solved_to_success_one():

@@ -2,8 +2,8 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from trainer.lake import LakeSpec
-from trainer.tasks import create_task
+from trainer.tasks.frozenlake import LakeSpec
+from trainer.tasks.registry import create_task
 from trainer.vector_env import VectorGym, VectorTable
 
 

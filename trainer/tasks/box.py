@@ -61,6 +61,8 @@ class BoxTask:
         return None
 
     def build_models(self, hp: Hyperparameters) -> tuple[keras.Model, keras.Model]:
+        # Here, not at the top: trainer.models imports Keras, and so TensorFlow, which the CLI's
+        # checks and `--help` answer without.
         from trainer.models import build_box_actor, build_box_critic
 
         shape = self.observation_space.shape

@@ -17,12 +17,22 @@ import numpy as np
 
 from trainer.config import Hyperparameters
 from trainer.evaluation import EXACT_METHOD, Evaluation, Metric, best_stationary_policy, exact_return_and_success, one_hot
-from trainer.tasks import TaskError, within_target
+from trainer.tasks.base import TaskError
 from trainer.transitions import Goal, TransitionTable
 from trainer.vector_env import VectorTable
 
 if TYPE_CHECKING:
     import keras
+
+
+def within_target(value: float, optimum: float, fraction: float) -> bool:
+    """Returns whether value is within (1 - fraction) x |optimum| of the optimum.
+
+    For a positive optimum this is value >= fraction x optimum (a success rate, Taxi's
+    return); for a negative one (CliffWalking's -13) it stays below the optimum by the same
+    share of its size, so fraction 0.98 on a deterministic cliff means optimal.
+    """
+    return value >= optimum - (1.0 - fraction) * abs(optimum) - 1e-9
 
 
 @dataclass(frozen=True, eq=False)
@@ -65,6 +75,8 @@ class TabularTask:
             raise TaskError(f"the goal cannot be reached within {self.max_episode_steps} steps on this map")
 
     def build_models(self, hp: Hyperparameters) -> tuple[keras.Model, keras.Model]:
+        # Here, not at the top: trainer.models imports Keras, and so TensorFlow, which the CLI's
+        # checks and `--help` answer without.
         from trainer.models import build_actor, build_critic
 
         n_states = self.table.n_states

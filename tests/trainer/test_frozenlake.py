@@ -1,7 +1,7 @@
 import gymnasium as gym
 import pytest
 
-from trainer.lake import LakeError, LakeSpec
+from trainer.tasks.frozenlake import LakeError, LakeSpec
 
 
 def test_named_maps_get_the_registered_step_limits_and_descriptive_names():

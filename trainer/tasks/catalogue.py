@@ -1,0 +1,75 @@
+"""The tasks tuned here, as data: what each knows beyond gymnasium.
+
+An env id found here gets its policy name, action names, goal, grid layout and tuned
+hyperparameters; any other env id gets its family's defaults (`TABULAR`, `BOX`). Adding a
+tuned task is adding an entry to `TUNED`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from trainer.config import Hyperparameters
+from trainer.transitions import Goal
+
+TABULAR = Hyperparameters()
+# Box: 16 environments x 8 steps = 128 samples per update (SB3's A2C takes 8 x 5), with a
+# larger learning rate than SB3's 7e-4, since a Keras call costs about half a millisecond
+# whatever the batch. Screened every 5k env steps: a policy that balances is found early.
+BOX = dataclasses.replace(
+    TABULAR, n_envs=16, n_steps=8, actor_learning_rate=3e-3, critic_learning_rate=3e-3,
+    entropy_coef=0.0, entropy_coef_final=0.0, hidden_units=64, hidden_layers=2,
+    normalize_advantages=True, eval_every=40, budget=1_000_000,
+)
+
+
+@dataclass(frozen=True)
+class Tuned:
+    """What a task knows beyond gymnasium; None: what any env gets."""
+
+    policy: str | None = None  # the default policy name (None: made from the env id)
+    hyperparameters: Hyperparameters | None = None  # None: its family's defaults
+    actions: tuple[str, ...] | None = None  # action names (None: "0", "1", ...)
+    goal: Goal = None  # tabular: which outcomes count as success (None: no goal, only returns)
+    layout: dict | None = None  # the manifest's grid layout
+
+
+UNTUNED = Tuned()
+
+
+# Taxi's and CliffWalking's returns run to the hundreds (-10 for a wrong drop-off, -100 for
+# the cliff): scaled by 0.1 for learning, with faster learning rates than the defaults.
+_TAXI_CLIFF = dict(n_envs=64, reward_scale=0.1, actor_learning_rate=0.03, critic_learning_rate=0.1)
+_CLIFF_ACTIONS = ("UP", "RIGHT", "DOWN", "LEFT")
+CLIFF_LAYOUT = {
+    "rows": ["." * 12, "." * 12, "." * 12, "S" + "C" * 10 + "G"],
+    "legend": {"S": "start", ".": "ground", "C": "cliff (-100, back to start)", "G": "goal"},
+    "terminal": "G",
+}
+
+TUNED: dict[str, Tuned] = {
+    "Taxi-v4": Tuned(
+        policy="taxi", actions=("SOUTH", "NORTH", "EAST", "WEST", "PICKUP", "DROPOFF"), goal="termination",
+        hyperparameters=dataclasses.replace(TABULAR, **_TAXI_CLIFF),
+    ),
+    "CliffWalking-v1": Tuned(
+        policy="cliffwalking", actions=_CLIFF_ACTIONS, goal="termination", layout=CLIFF_LAYOUT,
+        # The entropy bonus starts 50x the default and decays to 0 over 1M steps: the policy
+        # keeps trying the row along the cliff until it has learned never to step down there,
+        # and the greedy policy finds the 13-step path (a faster decay settles on -15 or -17).
+        hyperparameters=dataclasses.replace(TABULAR, **_TAXI_CLIFF, budget=2_000_000, entropy_coef=1.0,
+                                            entropy_coef_final=0.0, decay_env_steps=1_000_000),
+    ),
+    "CliffWalkingSlippery-v1": Tuned(
+        policy="cliffwalking-slippery", actions=_CLIFF_ACTIONS, goal="termination", layout=CLIFF_LAYOUT,
+        hyperparameters=dataclasses.replace(TABULAR, **_TAXI_CLIFF, budget=500_000),
+    ),
+    # CartPole's evaluations step a native vector, so it is screened 4x as often; it also
+    # takes twice the learning rate (Acrobot's runs stall at that rate).
+    "CartPole-v1": Tuned(
+        policy="cartpole", actions=("LEFT", "RIGHT"),
+        hyperparameters=dataclasses.replace(BOX, actor_learning_rate=6e-3, critic_learning_rate=6e-3, eval_every=10),
+    ),
+    "Acrobot-v1": Tuned(policy="acrobot", hyperparameters=BOX),
+}
