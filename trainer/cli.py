@@ -73,7 +73,7 @@ def json_object(text: str) -> dict:
     except ValueError as exc:  # JSONDecodeError is one
         raise argparse.ArgumentTypeError(f"not valid JSON: {exc}") from None
     if not isinstance(value, dict):
-        raise argparse.ArgumentTypeError(f"must be a JSON object, e.g. '{{\"is_slippery\": true}}', got {text!r}")
+        raise argparse.ArgumentTypeError(f"must be a JSON object, e.g. '{{\"is_rainy\": true}}', got {text!r}")
     return value
 
 

@@ -94,6 +94,14 @@ def test_cartpole_publishes_a_box_space_and_a_monte_carlo_evaluation(trained_tax
         (["--env", "MountainCarContinuous-v0"], "only Discrete actions"),
         (["--env", "Taxi-v4", "--slippery"], "--slippery applies only to FrozenLake-v1"),
         (["--env", "CartPole-v1", "--hidden-layers", "0"], "--hidden-layers must be between 1 and"),
+        (["--env-kwargs", "[1]"], "--env-kwargs: must be a JSON object"),
+        (["--env-kwargs", "{is_slippery: true}"], "--env-kwargs: not valid JSON"),
+        (["--env-kwargs", '{"success_rate": NaN}'], "NaN is not JSON"),
+        (["--env", "CartPole-v1", "--env-kwargs", '{"bogus": 1}'], "could not make CartPole-v1 with {'bogus': 1}"),
+        (["--env-kwargs", '{"max_episode_steps": 5}'], "use --max-episode-steps"),
+        (["--slippery", "--env-kwargs", '{"is_slippery": true}'], "--slippery and 'is_slippery' in --env-kwargs"),
+        (["--env", "no_such_module:Thing-v0"], "could not import 'no_such_module' for no_such_module:Thing-v0"),
+        (["--env", "tests.trainer.custom_env:NoSuchEnv-v0"], "unknown environment 'tests.trainer.custom_env:NoSuchEnv-v0'"),
     ],
 )
 def test_mistakes_exit_non_zero_with_one_clear_line(tmp_path, capsys, args, message):

@@ -1,7 +1,9 @@
 import gymnasium as gym
 import pytest
 
+from trainer.cli import build_parser
 from trainer.tasks.frozenlake import LakeError, LakeSpec
+from trainer.tasks.registry import create_task, env_kwargs_with_flags
 
 
 def test_named_maps_get_the_registered_step_limits_and_descriptive_names():
@@ -51,3 +53,45 @@ def test_impossible_maps_are_refused_with_a_reason(desc, message):
 def test_impossible_options_are_refused(options, message):
     with pytest.raises(LakeError, match=message):
         LakeSpec.create(**options)
+
+
+def _env_kwargs(*argv: str) -> dict:
+    """Returns the gymnasium.make keyword arguments the CLI's flags ask for."""
+    args = build_parser().parse_args(list(argv))
+    return env_kwargs_with_flags(args, args.env, args.env_kwargs or {})
+
+
+def test_flags_become_gymnasium_keyword_arguments():
+    assert _env_kwargs() == {}
+    assert _env_kwargs("--map", "8x8", "--slippery") == {"map_name": "8x8", "is_slippery": True}
+    assert _env_kwargs("--desc", "SFF, FHF ,FFG") == {"desc": ["SFF", "FHF", "FFG"]}
+    assert _env_kwargs("--random-map", "6", "--map-seed", "3") == {"desc": list(LakeSpec.create(random_map=6, map_seed=3).desc)}
+
+
+def test_env_kwargs_make_the_same_lake_as_the_flags():
+    by_kwargs = create_task("FrozenLake-v1", {"desc": ["SFF", "FHF", "FFG"], "is_slippery": True})
+    by_flags = LakeSpec.create(desc="SFF,FHF,FFG", is_slippery=True).task()
+    assert by_kwargs.env_kwargs == by_flags.env_kwargs == {"desc": ["SFF", "FHF", "FFG"], "is_slippery": True}
+    assert by_kwargs.default_policy_name == by_flags.default_policy_name == "frozenlake-3x3-custom-slippery"
+    assert by_kwargs.layout == by_flags.layout and by_kwargs.max_episode_steps == by_flags.max_episode_steps
+    assert create_task("FrozenLake-v1").env_kwargs == {"map_name": "4x4", "is_slippery": False}  # not gymnasium's slippery default
+
+
+def test_flags_and_env_kwargs_combine_when_they_decide_different_keywords():
+    combined = _env_kwargs("--random-map", "5", "--map-seed", "2", "--env-kwargs", '{"success_rate": 0.5}')
+    assert combined == {"desc": list(LakeSpec.create(random_map=5, map_seed=2).desc), "success_rate": 0.5}
+    task = create_task("FrozenLake-v1", {**combined, "is_slippery": True})
+    # gymnasium's success_rate: the chance a slippery move (here, from the start) goes where it was meant to.
+    assert task.env_kwargs["success_rate"] == 0.5 and task.table.probs[0].max() == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [(["--slippery", "--env-kwargs", '{"is_slippery": true}'], "--slippery and 'is_slippery' in --env-kwargs"),
+     (["--map", "8x8", "--env-kwargs", '{"desc": ["SG"]}'], "--map and 'desc' in --env-kwargs"),
+     (["--random-map", "4", "--env-kwargs", '{"map_name": "4x4"}'], "--random-map and 'map_name' in --env-kwargs"),
+     (["--env", "Taxi-v4", "--map", "4x4"], "--map applies only to FrozenLake-v1")],
+)
+def test_a_flag_and_env_kwargs_deciding_the_same_keyword_are_refused(argv, message):
+    with pytest.raises(LakeError, match=message):
+        _env_kwargs(*argv)
