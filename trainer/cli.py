@@ -1,9 +1,9 @@
 """`python -m trainer`: train a policy on a gymnasium environment and publish it as a new version.
 
-Mistakes (bad flags, impossible environment options, an environment that cannot be trained
-here, an unwritable artifact root) end with one line on stderr and a non-zero exit, checked before
-any training time is spent. TensorFlow is imported only after those checks, so `--help`
-and errors answer at once.
+Mistakes (bad flags, impossible environment options, an environment that cannot be
+trained here, an unwritable artifact root) end with one line on stderr and a non-zero exit,
+checked before any training time is spent. TensorFlow is imported only after those checks,
+so `--help` and errors answer at once.
 """
 
 from __future__ import annotations

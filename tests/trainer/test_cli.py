@@ -102,6 +102,7 @@ def test_cartpole_publishes_a_box_space_and_a_monte_carlo_evaluation(trained_tax
         (["--slippery", "--env-kwargs", '{"is_slippery": true}'], "--slippery and 'is_slippery' in --env-kwargs"),
         (["--env", "no_such_module:Thing-v0"], "could not import 'no_such_module' for no_such_module:Thing-v0"),
         (["--env", "tests.trainer.custom_env:NoSuchEnv-v0"], "unknown environment 'tests.trainer.custom_env:NoSuchEnv-v0'"),
+        (["--target-return", "0.5"], "--target-return is for Box-observation envs"),
     ],
 )
 def test_mistakes_exit_non_zero_with_one_clear_line(tmp_path, capsys, args, message):
