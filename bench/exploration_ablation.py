@@ -19,7 +19,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from trainer.a2c import train  # noqa: E402
 from trainer.config import Hyperparameters  # noqa: E402
-from trainer.lake import LakeSpec  # noqa: E402
+from trainer.tasks.frozenlake import LakeSpec  # noqa: E402
 
 VARIANTS = {
     "defaults (entropy 0.02 -> 0.002)": {},

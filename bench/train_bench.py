@@ -37,8 +37,8 @@ from bench.markdown import replace_section  # noqa: E402
 from trainer.a2c import train  # noqa: E402
 from trainer.config import Hyperparameters  # noqa: E402
 from trainer.evaluation import metric_of, monte_carlo_returns, one_hot, success_probability  # noqa: E402
-from trainer.lake import LakeSpec  # noqa: E402
-from trainer.tasks import create_task  # noqa: E402
+from trainer.tasks.frozenlake import LakeSpec  # noqa: E402
+from trainer.tasks.registry import create_task  # noqa: E402
 from trainer.tasks.box import SCREEN_EPISODES  # noqa: E402
 
 # name -> (task, how the target reads, its check on our evaluation, time limit for us or None = half SB3's)
