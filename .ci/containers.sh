@@ -24,13 +24,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-TOOLS=${LAKE_CI_TOOLS:-/var/tmp/lake-ci}
+TOOLS=${POLICY_CI_TOOLS:-/var/tmp/lake-ci}
 DEFAULT_BASE=localhost/debian-python-slim:bookworm
-BASE=${LAKE_CI_BASE_IMAGE:-$DEFAULT_BASE}
-SERVICE_IMAGE=localhost/lake-policy-server:ci
-TRAINER_IMAGE=localhost/lake-policy-trainer:ci
+BASE=${POLICY_CI_BASE_IMAGE:-$DEFAULT_BASE}
+SERVICE_IMAGE=localhost/keras-policy-server:ci
+TRAINER_IMAGE=localhost/keras-policy-trainer:ci
 PROJECT=lakeci$$
-PORT=${LAKE_CI_PORT:-18765}
+PORT=${POLICY_CI_PORT:-18765}
 REPLICA_PORT=$((PORT + 1))
 REPLICA=${PROJECT}_replica
 KUBE=$TOOLS/kube-$PROJECT
@@ -115,7 +115,7 @@ if ! podman image exists "$BASE"; then
     rootfs=$TOOLS/rootfs
     rm -rf "$rootfs"
     logged debootstrap debootstrap --variant=minbase --include=python3,python3-venv,ca-certificates \
-        bookworm "$rootfs" "${LAKE_CI_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
+        bookworm "$rootfs" "${POLICY_CI_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
     # Anything this machine's HTTPS goes through (an intercepting proxy here) must be
     # trusted inside containers too. Copied at run time from the host, never committed.
     if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
@@ -207,7 +207,7 @@ cleanup() {
     exit "$status"
 }
 trap cleanup EXIT
-export LAKE_SERVICE_IMAGE="$SERVICE_IMAGE" LAKE_TRAINER_IMAGE="$TRAINER_IMAGE" LAKE_HOST_PORT="$PORT"
+export POLICY_SERVICE_IMAGE="$SERVICE_IMAGE" POLICY_TRAINER_IMAGE="$TRAINER_IMAGE" POLICY_HOST_PORT="$PORT"
 wait_for() {  # URL POLICY VERSION DEADLINE
     python3 .ci/wait_for_version.py "$@"
 }

@@ -47,7 +47,7 @@ def main() -> None:
         "",
         "| install | seconds | packages | target | met |",
         "|---|---|---|---|---|",
-        f"| `pip install lake-policy-server` (the client) | {client:.1f} | {len(packages)}, heavy: "
+        f"| `pip install keras-policy-server` (the client) | {client:.1f} | {len(packages)}, heavy: "
         f"{', '.join(heavy) or 'none'} | < 30 s, no TensorFlow | {'yes' if client < 30 and not heavy else 'NO'} |",
         f"| baseline: `pip install requests pydantic` | {baseline:.1f} | | | |",
     ])

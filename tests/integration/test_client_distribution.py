@@ -22,7 +22,7 @@ def resolved(requirement: str, tmp_path) -> set[str]:
 
 def test_the_base_install_is_the_client_without_tensorflow(tmp_path):
     names = resolved(str(ROOT), tmp_path)
-    assert {"requests", "pydantic", "lake-policy-server"} <= names
+    assert {"requests", "pydantic", "keras-policy-server"} <= names
     assert not names & HEAVY, names & HEAVY
 
 
