@@ -140,13 +140,28 @@ platforms=(--platform "manylinux2014_$machine")
 for minor in $(seq 17 "$glibc_minor"); do
     platforms+=(--platform "manylinux_2_${minor}_$machine")
 done
-# What the Dockerfile installs into either image (the base dependencies and the serve or
-# train extra), and the build-system requirements: the build installs the project itself.
+# What the Dockerfile installs into either image (the base dependencies, the client's in the
+# client distribution's place, and the serve or train extra), and the build-system
+# requirements: the build installs the client and the server themselves.
 python3 scripts/requirements.py --build serve train >"$TOOLS/requirements.txt"
 logged wheelhouse "$TOOLS/venv/bin/python" -m pip download --only-binary=:all: --dest wheelhouse \
     --python-version "$py_version" --implementation cp --abi "cp${py_version/./}" "${platforms[@]}" \
     -r "$TOOLS/requirements.txt"
+# The client distribution's own wheel (pure Python), as README says to make it.
+logged client-wheel "$TOOLS/venv/bin/python" -m pip wheel --no-deps --dest wheelhouse ./client
 echo "wheelhouse: $(find wheelhouse -name '*.whl' | wc -l) wheels for CPython $py_version, glibc 2.$glibc_minor, $machine"
+
+phase "a client-only install from the wheelhouse (no network)"
+# keras-policy-client alone, from the wheelhouse: no server package, no gymnasium; its one
+# command answers --help, and `play` without gymnasium says in one line what to install.
+logged client-only podman run --rm --network none -v "$PWD/wheelhouse:/wheelhouse:ro" "$BASE" sh -ec '
+    python3 -m venv /tmp/client && cd /tmp
+    /tmp/client/bin/pip install --quiet --no-index --find-links /wheelhouse keras-policy-client
+    /tmp/client/bin/python -c "import importlib.util as u, sys; found = [m for m in (\"service\", \"trainer\", \"policy_artifacts\", \"gymnasium\", \"numpy\") if u.find_spec(m)]; sys.exit(f\"client-only install has {found}\" if found else 0)"
+    /tmp/client/bin/policy-client --help >/dev/null
+    status=0; /tmp/client/bin/policy-client play 2>/tmp/play.err || status=$?
+    cat /tmp/play.err; test "$status" = 2 && grep -q "keras-policy-client\[play\]" /tmp/play.err'
+tail -n 1 "$LOGS/client-only.log"
 
 phase "build both images (no network)"
 build_target() {  # TARGET IMAGE
