@@ -4,6 +4,7 @@ works or says in one line what to install. The server (`keras-policy-server`) de
 
 import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -50,7 +51,8 @@ def client_only(tmp_path_factory) -> Path:
     return home / "venv" / "bin"
 
 
-def in_client_only(client_only: Path, *args: str) -> "subprocess.CompletedProcess":  # noqa: F821
+def in_client_only(client_only: Path, *args: str) -> subprocess.CompletedProcess:
+    """Returns the finished command, run with the client-only environment first on PATH."""
     # Away from the checkout, whose folders would otherwise be importable from the working directory.
     env = {**os.environ, "PATH": f"{client_only}{os.pathsep}{os.environ['PATH']}"}
     return run(list(args), capture_output=True, text=True, cwd=client_only.parent.parent, env=env,
