@@ -148,7 +148,7 @@ logged wheelhouse "$TOOLS/venv/bin/python" -m pip download --only-binary=:all: -
     --python-version "$py_version" --implementation cp --abi "cp${py_version/./}" "${platforms[@]}" \
     -r "$TOOLS/requirements.txt"
 # The client distribution's own wheel (pure Python), as README says to make it.
-logged client-wheel "$TOOLS/venv/bin/python" -m pip wheel --no-deps --dest wheelhouse ./client
+logged client-wheel "$TOOLS/venv/bin/python" -m pip wheel --no-deps --wheel-dir wheelhouse ./client
 echo "wheelhouse: $(find wheelhouse -name '*.whl' | wc -l) wheels for CPython $py_version, glibc 2.$glibc_minor, $machine"
 
 phase "a client-only install from the wheelhouse (no network)"
