@@ -24,13 +24,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-TOOLS=${LAKE_CI_TOOLS:-/var/tmp/lake-ci}
+TOOLS=${POLICY_CI_TOOLS:-/var/tmp/lake-ci}
 DEFAULT_BASE=localhost/debian-python-slim:bookworm
-BASE=${LAKE_CI_BASE_IMAGE:-$DEFAULT_BASE}
-SERVICE_IMAGE=localhost/lake-policy-server:ci
-TRAINER_IMAGE=localhost/lake-policy-trainer:ci
+BASE=${POLICY_CI_BASE_IMAGE:-$DEFAULT_BASE}
+SERVICE_IMAGE=localhost/keras-policy-server:ci
+TRAINER_IMAGE=localhost/keras-policy-trainer:ci
 PROJECT=lakeci$$
-PORT=${LAKE_CI_PORT:-18765}
+PORT=${POLICY_CI_PORT:-18765}
 REPLICA_PORT=$((PORT + 1))
 REPLICA=${PROJECT}_replica
 KUBE=$TOOLS/kube-$PROJECT
@@ -115,7 +115,7 @@ if ! podman image exists "$BASE"; then
     rootfs=$TOOLS/rootfs
     rm -rf "$rootfs"
     logged debootstrap debootstrap --variant=minbase --include=python3,python3-venv,ca-certificates \
-        bookworm "$rootfs" "${LAKE_CI_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
+        bookworm "$rootfs" "${POLICY_CI_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
     # Anything this machine's HTTPS goes through (an intercepting proxy here) must be
     # trusted inside containers too. Copied at run time from the host, never committed.
     if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
@@ -140,13 +140,28 @@ platforms=(--platform "manylinux2014_$machine")
 for minor in $(seq 17 "$glibc_minor"); do
     platforms+=(--platform "manylinux_2_${minor}_$machine")
 done
-# What the Dockerfile installs into either image (the base dependencies and the serve or
-# train extra), and the build-system requirements: the build installs the project itself.
+# What the Dockerfile installs into either image (the base dependencies, the client's in the
+# client distribution's place, and the serve or train extra), and the build-system
+# requirements: the build installs the client and the server themselves.
 python3 scripts/requirements.py --build serve train >"$TOOLS/requirements.txt"
 logged wheelhouse "$TOOLS/venv/bin/python" -m pip download --only-binary=:all: --dest wheelhouse \
     --python-version "$py_version" --implementation cp --abi "cp${py_version/./}" "${platforms[@]}" \
     -r "$TOOLS/requirements.txt"
+# The client distribution's own wheel (pure Python), as README says to make it.
+logged client-wheel "$TOOLS/venv/bin/python" -m pip wheel --no-deps --wheel-dir wheelhouse ./client
 echo "wheelhouse: $(find wheelhouse -name '*.whl' | wc -l) wheels for CPython $py_version, glibc 2.$glibc_minor, $machine"
+
+phase "a client-only install from the wheelhouse (no network)"
+# keras-policy-client alone, from the wheelhouse: no server package, no gymnasium; its one
+# command answers --help, and `play` without gymnasium says in one line what to install.
+logged client-only podman run --rm --network none -v "$PWD/wheelhouse:/wheelhouse:ro" "$BASE" sh -ec '
+    python3 -m venv /tmp/client && cd /tmp
+    /tmp/client/bin/pip install --quiet --no-index --find-links /wheelhouse keras-policy-client
+    /tmp/client/bin/python -c "import importlib.util as u, sys; found = [m for m in (\"service\", \"trainer\", \"policy_artifacts\", \"gymnasium\", \"numpy\") if u.find_spec(m)]; sys.exit(f\"client-only install has {found}\" if found else 0)"
+    /tmp/client/bin/policy-client --help >/dev/null
+    status=0; /tmp/client/bin/policy-client play 2>/tmp/play.err || status=$?
+    cat /tmp/play.err; test "$status" = 2 && grep -q "keras-policy-client\[play\]" /tmp/play.err'
+tail -n 1 "$LOGS/client-only.log"
 
 phase "build both images (no network)"
 build_target() {  # TARGET IMAGE
@@ -207,7 +222,7 @@ cleanup() {
     exit "$status"
 }
 trap cleanup EXIT
-export LAKE_SERVICE_IMAGE="$SERVICE_IMAGE" LAKE_TRAINER_IMAGE="$TRAINER_IMAGE" LAKE_HOST_PORT="$PORT"
+export POLICY_SERVICE_IMAGE="$SERVICE_IMAGE" POLICY_TRAINER_IMAGE="$TRAINER_IMAGE" POLICY_HOST_PORT="$PORT"
 wait_for() {  # URL POLICY VERSION DEADLINE
     python3 .ci/wait_for_version.py "$@"
 }

@@ -40,14 +40,14 @@ def main() -> None:
     parser.add_argument("--write", action="store_true")
     args = parser.parse_args()
     baseline, _ = timed_install("requests>=2.32,<3", "pydantic>=2.10,<3")
-    client, packages = timed_install(str(ROOT), must_import="service.client")
+    client, packages = timed_install(str(ROOT / "client"), must_import="policy_client")
     heavy = sorted({"tensorflow", "tensorflow-cpu", "keras", "gymnasium"} & set(packages))
     table = "\n".join([
         f"Command: `python bench/client_install_bench.py` ({date.today()}; fresh venv each, pip from PyPI).",
         "",
         "| install | seconds | packages | target | met |",
         "|---|---|---|---|---|",
-        f"| `pip install lake-policy-server` (the client) | {client:.1f} | {len(packages)}, heavy: "
+        f"| `pip install ./client` (keras-policy-client) | {client:.1f} | {len(packages)}, heavy: "
         f"{', '.join(heavy) or 'none'} | < 30 s, no TensorFlow | {'yes' if client < 30 and not heavy else 'NO'} |",
         f"| baseline: `pip install requests pydantic` | {baseline:.1f} | | | |",
     ])

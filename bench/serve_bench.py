@@ -104,7 +104,7 @@ class Server:
 
 
 def service(root: Path, env: dict, **settings) -> Server:
-    extra = {f"LAKE_{k.upper()}": str(v) for k, v in settings.items()}
+    extra = {f"POLICY_{k.upper()}": str(v) for k, v in settings.items()}
     return Server([sys.executable, "-m", "service", "--artifact-root", str(root), "--port", "{port}"], {**env, **extra})
 
 
@@ -334,7 +334,7 @@ def held_bodies(root: Path, env: dict, workers: str, args) -> list[str]:
         for connection in held:
             connection.close()
         server.stop()
-    budget_mb = int(env.get("LAKE_BODY_BUDGET_BYTES", 32 << 20)) / (1 << 20)
+    budget_mb = int(env.get("POLICY_BODY_BUDGET_BYTES", 32 << 20)) / (1 << 20)
     limit_mb = idle_mb + 1.7 * (budget_mb + 1000 * 16 / 1024)
     return [
         f"| worker memory with 1,000 connections holding a 1 MiB body less one byte, MB | {held_mb:.0f} "
@@ -477,8 +477,8 @@ def main() -> None:
     parser.add_argument("--write", action="store_true", help="Write the table into BENCHMARKS.md.")
     args = parser.parse_args()
     chosen = list(SCENARIOS) if args.scenarios == "all" else args.scenarios.split(",")
-    workers = os.environ.get("LAKE_WORKERS", "2")
-    env = {**os.environ, "LAKE_WORKERS": workers, "TF_CPP_MIN_LOG_LEVEL": "2", "LAKE_POLL_INTERVAL": "0.2"}
+    workers = os.environ.get("POLICY_WORKERS", "2")
+    env = {**os.environ, "POLICY_WORKERS": workers, "TF_CPP_MIN_LOG_LEVEL": "2", "POLICY_POLL_INTERVAL": "0.2"}
     root = Path(tempfile.mkdtemp(prefix="bench-artifacts-"))
     publish_policies(root)
     rows = []

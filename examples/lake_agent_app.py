@@ -15,7 +15,7 @@ import argparse
 
 import gymnasium as gym
 
-from service.client import PolicyClient, PolicyServiceError
+from policy_client import PolicyClient, PolicyServiceError
 
 
 def walk_once(client: PolicyClient, policy: str | None) -> None:

@@ -4,8 +4,11 @@
   python3 scripts/requirements.py train             the trainer image's
   python3 scripts/requirements.py --build serve train   both, and the build-system's (a wheelhouse)
 
-An extra that names the project itself (`server = ["lake-policy-server[serve,train]"]`) is
-expanded into those extras' requirements: pip would otherwise look the project up on an index.
+An extra that names the project itself (`server = ["keras-policy-server[serve,train]"]`) is
+expanded into those extras' requirements, and a distribution of this repository (the client,
+`keras-policy-client`, in client/: `[tool.keras-policy-server.local-distributions]`) into its
+own requirements: pip would otherwise look both up on an index. The local distributions
+themselves are installed from their folders (scripts/setup.sh, the Dockerfile).
 Standard library only (Python 3.11+): it runs in a bare image before anything is installed.
 """
 
@@ -15,29 +18,48 @@ import tomllib
 from pathlib import Path
 
 PYPROJECT = Path(__file__).resolve().parents[1] / "pyproject.toml"
+# A requirement's name and extras: "name[a,b] >=1; marker" -> ("name", "a,b").
+NAME_AND_EXTRAS = re.compile(r"^\s*([A-Za-z0-9._-]+)\s*(?:\[([^\]]*)\])?")
 
 
-def requirements(project: dict, extras: list[str]) -> list[str]:
-    """Returns the base dependencies and those of `extras`, self-references expanded, without repeats."""
+def _normal(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def requirements(pyproject: Path, extras: list[str]) -> list[str]:
+    """Returns the base dependencies and those of `extras`, self-references and local
+    distributions expanded, without repeats."""
+    project_toml = tomllib.loads(pyproject.read_text())
+    project = project_toml["project"]
+    local = {_normal(name): pyproject.parent / folder for name, folder in
+             project_toml.get("tool", {}).get(project["name"], {}).get("local-distributions", {}).items()}
     optional = project.get("optional-dependencies", {})
-    self_reference = re.compile(rf"^{re.escape(project['name'])}\s*\[([^\]]*)\]\s*$")
-    lines, seen_extras = list(project["dependencies"]), set()
+    lines, seen_extras = [], set()
 
-    def add(extra: str) -> None:
+    def add_line(line: str) -> None:
+        name, requested = NAME_AND_EXTRAS.match(line).groups()
+        names = [e.strip() for e in (requested or "").split(",") if e.strip()]
+        if _normal(name) == _normal(project["name"]):
+            for extra in names:
+                add_extra(extra)
+        elif _normal(name) in local:
+            lines.extend(requirements(local[_normal(name)] / "pyproject.toml", names))
+        else:
+            lines.append(line)
+
+    def add_extra(extra: str) -> None:
         if extra in seen_extras:
             return
         if extra not in optional:
-            raise SystemExit(f"pyproject.toml has no extra {extra!r}; it has {', '.join(sorted(optional))}")
+            raise SystemExit(f"{pyproject} has no extra {extra!r}; it has {', '.join(sorted(optional))}")
         seen_extras.add(extra)
         for line in optional[extra]:
-            if match := self_reference.match(line):
-                for name in match.group(1).split(","):
-                    add(name.strip())
-            else:
-                lines.append(line)
+            add_line(line)
 
+    for line in project["dependencies"]:
+        add_line(line)
     for extra in extras:
-        add(extra)
+        add_extra(extra)
     return list(dict.fromkeys(lines))
 
 
@@ -47,10 +69,9 @@ def main() -> None:
     parser.add_argument("--build", action="store_true", help="add the build-system requirements")
     parser.add_argument("--pyproject", type=Path, default=PYPROJECT)
     args = parser.parse_args()
-    pyproject = tomllib.loads(args.pyproject.read_text())
-    lines = requirements(pyproject["project"], args.extras)
+    lines = requirements(args.pyproject, args.extras)
     if args.build:
-        lines = pyproject["build-system"]["requires"] + lines
+        lines = tomllib.loads(args.pyproject.read_text())["build-system"]["requires"] + lines
     print("\n".join(lines))
 
 

@@ -17,9 +17,16 @@ if [ ! -x .venv/bin/python ]; then
 fi
 
 extras=$(IFS=,; echo "$*")
-stamp=".venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)-${extras:-none}"
+stamp=".venv/.installed-$(cat pyproject.toml client/pyproject.toml | sha256sum | cut -c1-16)-${extras:-none}"
 if [ ! -f "$stamp" ]; then
     .venv/bin/python -m pip install --quiet --upgrade pip
+    # The server's name before the rename: its entry points would shadow the new ones.
+    if .venv/bin/python -m pip show --quiet lake-policy-server >/dev/null 2>&1; then
+        .venv/bin/python -m pip uninstall --quiet --yes lake-policy-server
+    fi
+    # The client distribution first, from its folder: the server requires keras-policy-client,
+    # which is on no index (pip finds it installed, so `-e .` below looks for nothing).
+    .venv/bin/python -m pip install --quiet -e ./client
     .venv/bin/python -m pip install --quiet -e ".${extras:+[$extras]}"
     rm -f .venv/.installed-*
     touch "$stamp"

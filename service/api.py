@@ -14,7 +14,7 @@ from service.errors import MetricsUnavailable, NotReady, PolicyNotFound, Unsuppo
 from service.http import Route, check_list_lengths, model_response, read_json_body, validate
 from service.page import page_policies
 from service.presentation import policy_status, policy_table
-from service.schemas import (
+from policy_client.schemas import (
     ActRequest, ActResponse, HealthResponse, ModelsResponse, ObservationRequest, PolicyStatus,
     PolicyTableResponse, ProbabilitiesResponse, ReadyResponse, ValueResponse,
 )

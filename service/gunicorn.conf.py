@@ -1,4 +1,4 @@
-"""gunicorn configuration, read from the same `LAKE_*` settings as the app.
+"""gunicorn configuration, read from the same `POLICY_*` settings as the app.
 
 The master owns two private directories (the loader's cache and Prometheus' multiprocess
 files) and one child besides the workers: the loader, restarted if it dies.
@@ -41,11 +41,11 @@ _loader: dict = {}
 
 
 def on_starting(server):
-    if not os.environ.get("LAKE_CACHE_DIR"):
-        os.environ["LAKE_CACHE_DIR"] = str(_settings.cache_dir or tempfile.mkdtemp(prefix="lake-cache-"))
+    if not os.environ.get("POLICY_CACHE_DIR"):
+        os.environ["POLICY_CACHE_DIR"] = str(_settings.cache_dir or tempfile.mkdtemp(prefix="lake-cache-"))
         if not _settings.cache_dir:
-            _owned_dirs.append(os.environ["LAKE_CACHE_DIR"])
-    os.makedirs(os.environ["LAKE_CACHE_DIR"], exist_ok=True)
+            _owned_dirs.append(os.environ["POLICY_CACHE_DIR"])
+    os.makedirs(os.environ["POLICY_CACHE_DIR"], exist_ok=True)
     metrics_dir = tempfile.mkdtemp(prefix="lake-metrics-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     _owned_dirs.append(metrics_dir)
@@ -88,7 +88,7 @@ def child_exit(server, worker):
 
     multiprocess.mark_process_dead(worker.pid)
     # Its readiness report: a dead worker answers nothing (service/registry.py).
-    Path(os.environ["LAKE_CACHE_DIR"], "workers", f"{worker.pid}.json").unlink(missing_ok=True)
+    Path(os.environ["POLICY_CACHE_DIR"], "workers", f"{worker.pid}.json").unlink(missing_ok=True)
 
 
 def on_exit(server):

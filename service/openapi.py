@@ -8,7 +8,7 @@ import re
 from pydantic.json_schema import models_json_schema
 
 from service.http import Route
-from service.schemas import ErrorResponse
+from policy_client.schemas import ErrorResponse
 
 DESCRIPTION = (
     "Keras A2C policies for any gymnasium environment with discrete actions: discrete observations "

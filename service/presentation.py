@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from service.policy import TabularPolicy
 from service.registry import PolicyEntry
-from service.schemas import CellPolicy, IgnoredEntryStatus, PolicyStatus, PolicyTableResponse, TrafficShareStatus, VersionStatus
+from policy_client.schemas import CellPolicy, IgnoredEntryStatus, PolicyStatus, PolicyTableResponse, TrafficShareStatus, VersionStatus
 
 
 def policy_status(entry: PolicyEntry) -> PolicyStatus:

@@ -1,29 +1,72 @@
-"""Service settings: one pydantic-settings class, read from `LAKE_*` environment variables.
+"""Service settings: one pydantic-settings class, read from `POLICY_*` environment variables.
 
 The app, the loader process and `gunicorn.conf.py` all build their settings from here, so
-one environment configures every process of the service.
+one environment configures every process of the service. The names before the rename,
+`LAKE_*`, still work (compose files and manifests use them), each named once per process
+in a one-line warning; a setting given under both names is read from `POLICY_*`.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 import re
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from policy_artifacts import ArtifactLimits
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
+ENV_PREFIX = "POLICY_"
+LEGACY_ENV_PREFIX = "LAKE_"
 
 # Labels the loader always resolves ("latest": the served version; "previous": the newest
 # loaded one below it); a label must not shadow them, nor look like a version number.
 BUILT_IN_LABELS = ("latest", "previous")
 LABEL_NAME = re.compile(r"[a-z][a-z0-9._-]{0,63}")
 
+log = logging.getLogger(__name__)
+_warned: set[str] = set()
+
+
+class _LegacyEnvSource(EnvSettingsSource):
+    """The `LAKE_*` variables, read below `POLICY_*`: each one given is named in a warning
+    once per process, and dropped where its `POLICY_*` twin is set (no merging of the two)."""
+
+    def __init__(self, settings_cls: type[BaseSettings]):
+        super().__init__(settings_cls, env_prefix=LEGACY_ENV_PREFIX)
+
+    def __call__(self) -> dict[str, Any]:
+        values = {}
+        current = {name.upper(): value for name, value in os.environ.items()}
+        for field, value in super().__call__().items():
+            old, new = f"{LEGACY_ENV_PREFIX}{field.upper()}", f"{ENV_PREFIX}{field.upper()}"
+            if new not in current:
+                values[field] = value
+                _warn_once(old, f"{old} is deprecated: set {new}")
+            elif current[new] != current.get(old):
+                _warn_once(old, f"{old} is ignored: {new} is set")
+        return values
+
+
+def _warn_once(name: str, message: str) -> None:
+    if name not in _warned:
+        _warned.add(name)
+        log.warning(message)
+
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="LAKE_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
+
+    @classmethod
+    def settings_customise_sources(
+        cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource, dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, env_settings, _LegacyEnvSource(settings_cls), dotenv_settings, file_secret_settings
 
     artifact_root: Path = Field(Path("artifacts"), description="Directory of published policy versions (read only).")
     default_policy: str | None = Field(

@@ -93,8 +93,8 @@ def service(published_policy, tmp_path_factory):
     """A running service over `published_policy`, shared by every test that only reads from
     it, in tests/service and tests/reliability (one per module cost a gunicorn start each)."""
     root, _, _ = published_policy
-    with RunningService(root, tmp_path_factory.mktemp("log") / "service.log", LAKE_MAX_BATCH=1000,
-                        LAKE_MAX_BODY_BYTES=65536) as running:
+    with RunningService(root, tmp_path_factory.mktemp("log") / "service.log", POLICY_MAX_BATCH=1000,
+                        POLICY_MAX_BODY_BYTES=65536) as running:
         running.wait_ready()
         yield running
 

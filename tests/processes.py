@@ -21,7 +21,7 @@ from pathlib import Path
 
 from tests.timing import seconds
 
-RUN_VARIABLE = "LAKE_TESTS_RUN"
+RUN_VARIABLE = "POLICY_TESTS_RUN"
 
 
 def mark_this_run() -> str:

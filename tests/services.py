@@ -36,7 +36,7 @@ class RunningService:
         # stay with the test's other files.
         private_tmp = log_path.with_suffix(".tmp")
         private_tmp.mkdir()
-        environment = {**os.environ, "LAKE_POLL_INTERVAL": "0.2", "TMPDIR": str(private_tmp),
+        environment = {**os.environ, "POLICY_POLL_INTERVAL": "0.2", "TMPDIR": str(private_tmp),
                        **{k: str(v) for k, v in env.items()}}
         self.log = open(log_path, "wb")
         self.process = processes.start(

@@ -107,8 +107,8 @@ def build_parser() -> argparse.ArgumentParser:
     run = parser.add_argument_group("run")
     run.add_argument("--seed", type=int, help="Seed for a repeatable run (default: a random one, recorded).")
     run.add_argument(
-        "--artifact-root", type=Path, default=Path(os.environ.get("LAKE_ARTIFACT_ROOT", "artifacts")),
-        help="Where versions are published (env LAKE_ARTIFACT_ROOT).",
+        "--artifact-root", type=Path, default=Path(_environment("ARTIFACT_ROOT") or "artifacts"),
+        help="Where versions are published (env POLICY_ARTIFACT_ROOT).",
     )
     run.add_argument("--policy", help="Policy name (default: from the env and its options, e.g. taxi, cartpole).")
     run.add_argument("--quiet", action="store_true", help="No progress bar; print only the result line.")
@@ -126,6 +126,14 @@ def build_parser() -> argparse.ArgumentParser:
             hyper.add_argument(flag, type=_TYPES[type_name], default=None,
                                help=f"{help_text} (default per env; tabular: {default})")
     return parser
+
+
+def _environment(name: str) -> str | None:
+    """Returns POLICY_<name>, else the deprecated LAKE_<name> (saying so on stderr), else None."""
+    if f"POLICY_{name}" not in os.environ and f"LAKE_{name}" in os.environ:
+        print(f"warning: LAKE_{name} is deprecated: set POLICY_{name}", file=sys.stderr)
+        return os.environ[f"LAKE_{name}"]
+    return os.environ.get(f"POLICY_{name}")
 
 
 def _flag(name: str) -> str:
@@ -218,3 +226,9 @@ def describe(result) -> str:
     sampled = "" if e.sampled_value is None else f", sampled {e.sampled_value:.3f}"
     return (f"greedy {e.metric.replace('_', ' ')} {e.value:.3f}{spread}{sampled}{best}, "
             f"{result.env_steps} env steps in {result.seconds:.1f} s, stopped on {result.stopped_because}")
+
+
+def deprecated_main() -> int:
+    """Runs `lake-train`, the command's name before the rename: says so on stderr, then trains."""
+    print("warning: lake-train is deprecated: use policy-train", file=sys.stderr)
+    return main()

@@ -14,7 +14,7 @@ from tests.processes import run
 from tests.timing import seconds
 
 WORKLOADS = list(ROLE_OF_KIND)
-IMAGE_NAMES = {"service": "lake-policy-server", "trainer": "lake-policy-trainer"}
+IMAGE_NAMES = {"service": "keras-policy-server", "trainer": "keras-policy-trainer"}
 
 
 def container_port(container: dict, port) -> int:
@@ -30,11 +30,11 @@ def env_of(container: dict) -> dict[str, str]:
 
 
 def artifact_mount(manifest: dict, images: dict) -> tuple[dict, dict]:
-    """Returns the volume mount at the image's LAKE_ARTIFACT_ROOT, and the volume it mounts."""
+    """Returns the volume mount at the image's POLICY_ARTIFACT_ROOT, and the volume it mounts."""
     spec = pod_template(manifest)["spec"]
     image = images[ROLE_OF_KIND[manifest["kind"]]]
     [mount] = [m for m in only_container(manifest)["volumeMounts"]
-               if m["mountPath"] == image["env"]["LAKE_ARTIFACT_ROOT"]]
+               if m["mountPath"] == image["env"]["POLICY_ARTIFACT_ROOT"]]
     [volume] = [v for v in spec["volumes"] if v["name"] == mount["name"]]
     return mount, volume
 
@@ -76,7 +76,7 @@ def test_every_pod_runs_its_roles_image_as_its_non_root_user(manifests, images, 
     pod = pod_template(manifests[kind])["spec"]
     container = only_container(manifests[kind])
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"][role]
-    compose_image = compose["image"].split(":-", 1)[1].rstrip("}")  # ${LAKE_..._IMAGE:-name:tag}
+    compose_image = compose["image"].split(":-", 1)[1].rstrip("}")  # ${POLICY_..._IMAGE:-name:tag}
     repository, tag = container["image"].rsplit(":", 1)
     assert repository == compose_image.rsplit(":", 1)[0] == IMAGE_NAMES[role]
     assert tag not in ("", "latest") and container["imagePullPolicy"] == "IfNotPresent"
@@ -104,7 +104,7 @@ def test_every_container_is_locked_down_with_a_writable_tmp(manifests, images, k
 def test_the_service_mounts_the_artifacts_read_only(manifests, images):
     mount, volume = artifact_mount(manifests["Deployment"], images)
     assert mount["readOnly"] is True and volume["persistentVolumeClaim"]["readOnly"] is True
-    assert env_of(only_container(manifests["Deployment"]))["LAKE_ARTIFACT_ROOT"] == mount["mountPath"]
+    assert env_of(only_container(manifests["Deployment"]))["POLICY_ARTIFACT_ROOT"] == mount["mountPath"]
 
 
 @pytest.mark.parametrize("kind", ["Job", "CronJob"])
@@ -132,13 +132,13 @@ def test_the_cronjob_runs_the_jobs_pod_with_a_fresh_seed(manifests):
 def test_probes_ask_the_service_port_for_its_health_routes(manifests, images):
     image = images["service"]
     container = only_container(manifests["Deployment"])
-    port = int(env_of(container)["LAKE_PORT"])
-    assert port == Settings.model_fields["port"].default == image["expose"] == int(image["env"]["LAKE_PORT"])
+    port = int(env_of(container)["POLICY_PORT"])
+    assert port == Settings.model_fields["port"].default == image["expose"] == int(image["env"]["POLICY_PORT"])
     probes = {name: container[name]["httpGet"] for name in ("startupProbe", "readinessProbe", "livenessProbe")}
     assert {name: probe["path"] for name, probe in probes.items()} == {
         "startupProbe": "/readyz", "readinessProbe": "/readyz", "livenessProbe": "/healthz"}
     assert {container_port(container, probe["port"]) for probe in probes.values()} == {port}
-    assert env_of(container)["LAKE_HOST"] == "0.0.0.0"  # probes come from the kubelet, not loopback
+    assert env_of(container)["POLICY_HOST"] == "0.0.0.0"  # probes come from the kubelet, not loopback
 
 
 def test_service_pdb_hpa_and_scraping_point_at_the_deployment(manifests):
@@ -150,7 +150,7 @@ def test_service_pdb_hpa_and_scraping_point_at_the_deployment(manifests):
     service = manifests["Service"]
     assert service["spec"]["selector"].items() <= labels.items()
     [port] = service["spec"]["ports"]
-    assert container_port(container, port["targetPort"]) == int(env_of(container)["LAKE_PORT"])
+    assert container_port(container, port["targetPort"]) == int(env_of(container)["POLICY_PORT"])
     assert manifests["PodDisruptionBudget"]["spec"]["selector"]["matchLabels"] == selector
     assert manifests["PodDisruptionBudget"]["spec"]["minAvailable"] < deployment["spec"]["replicas"]
     hpa = manifests["HorizontalPodAutoscaler"]["spec"]
@@ -159,7 +159,7 @@ def test_service_pdb_hpa_and_scraping_point_at_the_deployment(manifests):
     assert "cpu" in container["resources"]["requests"]  # utilisation is a share of the request
     annotations = deployment["spec"]["template"]["metadata"]["annotations"]
     assert annotations["prometheus.io/path"] == "/metrics"
-    assert int(annotations["prometheus.io/port"]) == int(env_of(container)["LAKE_PORT"])
+    assert int(annotations["prometheus.io/port"]) == int(env_of(container)["POLICY_PORT"])
 
 
 def test_deployment_environment_is_service_settings(manifests):
@@ -167,7 +167,7 @@ def test_deployment_environment_is_service_settings(manifests):
     prefix = Settings.model_config["env_prefix"]
     names = {f"{prefix}{field}".upper() for field in Settings.model_fields}
     assert set(env_of(container)) <= names, set(env_of(container)) - names
-    assert json.loads(env_of(container)["LAKE_PINNED_VERSIONS"]) == {}
+    assert json.loads(env_of(container)["POLICY_PINNED_VERSIONS"]) == {}
     # Rollouts keep every replica serving; in-flight requests finish before the kill.
     assert manifests["Deployment"]["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
     grace = pod_template(manifests["Deployment"])["spec"]["terminationGracePeriodSeconds"]

@@ -1,7 +1,7 @@
 """The README's memory sizing rule holds for the limits compose and Kubernetes set.
 
 Rule (README, "Memory: the sizing rule"): a worker stays within
-idle + 1.7 x (LAKE_BODY_BUDGET_BYTES + LAKE_WORKER_CONNECTIONS x 16 KiB); the service is
+idle + 1.7 x (POLICY_BODY_BUDGET_BYTES + POLICY_WORKER_CONNECTIONS x 16 KiB); the service is
 its workers plus the master and the loader. The idle sizes are measured figures (README)
 with room; the bench's held-bodies scenario measures the rule itself.
 """
@@ -20,8 +20,8 @@ BODY_OVERHEAD = 1.7  # what a body costs while received and parsed, per byte
 
 
 def needed_bytes(env: dict[str, str]) -> int:
-    settings = Settings(**{k[len("LAKE_"):].lower(): v for k, v in env.items()
-                           if k in ("LAKE_WORKERS", "LAKE_BODY_BUDGET_BYTES", "LAKE_WORKER_CONNECTIONS")})
+    settings = Settings(**{k[len("POLICY_"):].lower(): v for k, v in env.items()
+                           if k in ("POLICY_WORKERS", "POLICY_BODY_BUDGET_BYTES", "POLICY_WORKER_CONNECTIONS")})
     per_worker = IDLE_WORKER + BODY_OVERHEAD * (settings.body_budget_bytes + settings.worker_connections * SMALL_BODY)
     return int(MASTER + LOADER + settings.workers * per_worker)
 
@@ -47,6 +47,6 @@ def test_the_deployment_gives_each_replica_what_the_rule_needs():
 
 def test_the_rule_grows_with_the_settings_it_names():
     # So that raising the budget or the connections in a manifest without its limit fails above.
-    base = needed_bytes({"LAKE_WORKERS": "2"})
-    assert needed_bytes({"LAKE_WORKERS": "2", "LAKE_BODY_BUDGET_BYTES": str(256 * MiB)}) > base + 400 * MiB
-    assert needed_bytes({"LAKE_WORKERS": "4"}) > base
+    base = needed_bytes({"POLICY_WORKERS": "2"})
+    assert needed_bytes({"POLICY_WORKERS": "2", "POLICY_BODY_BUDGET_BYTES": str(256 * MiB)}) > base + 400 * MiB
+    assert needed_bytes({"POLICY_WORKERS": "4"}) > base

@@ -60,7 +60,7 @@ def first_install(manifests, tmp_path, start_process):
     port = free_port()
     env = {**os.environ, **{v["name"]: v["value"] for v in container["env"]},
            # What the pod gets from its mount, network namespace and /tmp volume, this test gets here.
-           "LAKE_ARTIFACT_ROOT": str(artifacts), "LAKE_HOST": "127.0.0.1", "LAKE_PORT": str(port),
+           "POLICY_ARTIFACT_ROOT": str(artifacts), "POLICY_HOST": "127.0.0.1", "POLICY_PORT": str(port),
            "TMPDIR": str(private_tmp)}
     started = time.monotonic()
     process = start_process([str(BIN / container["command"][0]), *container.get("args", [])], env=env,

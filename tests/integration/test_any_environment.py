@@ -1,10 +1,11 @@
 """Policies of other environments, end to end: the real trainer CLI publishes a Box policy
 (CartPole) and a tabular one with an action mask (Taxi), the service serves both, and
-`python -m service.client play` plays each policy's own environment through it."""
+`policy-client play` plays each policy's own environment through it."""
 
 import json
 import sys
 import threading
+from pathlib import Path
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -53,7 +54,7 @@ def recording_proxy(target_url):
 
 
 def play(url, *args):
-    result = run([sys.executable, "-m", "service.client", "play", "--url", url, *args],
+    result = run([str(Path(sys.executable).with_name("policy-client")), "play", "--url", url, *args],
                  capture_output=True, text=True, timeout=seconds(300))
     assert result.returncode == 0, result.stderr
     return result.stdout

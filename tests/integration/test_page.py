@@ -19,8 +19,8 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
 
 def chromium(url: str, profile: Path, *extra: str) -> subprocess.CompletedProcess:
     if not CHROMIUM:
-        if os.environ.get("LAKE_REQUIRE_BROWSER"):
-            pytest.fail("chromium is required here (LAKE_REQUIRE_BROWSER is set) but not installed")
+        if os.environ.get("POLICY_REQUIRE_BROWSER"):
+            pytest.fail("chromium is required here (POLICY_REQUIRE_BROWSER is set) but not installed")
         pytest.skip("chromium is not installed (Debian: apt-get install chromium)")
     result = run([CHROMIUM, *FLAGS, f"--user-data-dir={profile}", *extra, url],
                  capture_output=True, text=True, timeout=seconds(120))
@@ -51,7 +51,7 @@ def pixels_of(image: Image.Image, colour: str) -> int:
 
 
 def test_page_screenshot_is_taken(trained_service, tmp_path):
-    screenshot = Path(os.environ.get("LAKE_SCREENSHOT_DIR", tmp_path)) / "policy-page.png"
+    screenshot = Path(os.environ.get("POLICY_SCREENSHOT_DIR", tmp_path)) / "policy-page.png"
     screenshot.parent.mkdir(parents=True, exist_ok=True)
     screenshot.unlink(missing_ok=True)  # an older run's must not pass for this one's
     chromium(trained_service.url + "/", tmp_path / "profile", f"--screenshot={screenshot}")

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from service.schemas import ActRequest, ObservationRequest
+from policy_client.schemas import ActRequest, ObservationRequest
 from service.settings import Settings
 from tests.helpers import publish_models, random_models
 from tests.processes import run

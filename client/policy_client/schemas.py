@@ -1,8 +1,9 @@
-"""Request and response bodies of the HTTP API, as pydantic models.
+"""Request and response bodies of the policy server's HTTP API, as pydantic models.
 
-Importable without TensorFlow: the Python client uses the same models. Requests are
-strict (an observation is a JSON integer: not 1.0, not "1", not true) and refuse unknown
-fields, so a typo is an error rather than a silently ignored option.
+One definition on both sides of the wire: the server validates requests and builds its
+answers with these, the client parses the answers with them. Requests are strict (an
+observation is a JSON integer: not 1.0, not "1", not true) and refuse unknown fields, so a
+typo is an error rather than a silently ignored option.
 """
 
 from __future__ import annotations
