@@ -1,6 +1,6 @@
 """The service's own HTTP API: each route parses, asks the data plane, serialises.
 
-The route table (`LakeApi.routes`) is what Flask registers and what the OpenAPI document
+The route table (`PolicyApi.routes`) is what Flask registers and what the OpenAPI document
 is generated from, so a route cannot be served without being documented.
 """
 
@@ -27,7 +27,9 @@ def _query(name: str, schema: dict) -> dict:
     return {"name": name, "in": "query", "required": False, "schema": schema}
 
 
-class LakeApi:
+class PolicyApi:
+    """The service's own API: /act, /value, /policy, /models, health, metrics and the page."""
+
     def __init__(self, settings: Settings, plane: DataPlane):
         self.settings = settings
         self.plane = plane

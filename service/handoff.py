@@ -21,16 +21,10 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from policy_artifacts.manifest import Manifest
+from service.schemas import VersionState  # the one set of version states, the API's
 
 STATE_FILE = "state.json"
 SERVABLES_DIR = "servables"
-
-
-class VersionState(str, enum.Enum):
-    LOADED = "loaded"  # verified and servable; a request may pin it
-    FAILED = "failed"  # refused by the artifact gate; `error` says why
-    REMOVED = "removed"  # gone from disk (or aged out) after it was loaded
-    LOADING = "loading"  # being read and checked now, in the loader's pool
 
 
 class ServableKind(str, enum.Enum):

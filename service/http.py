@@ -16,8 +16,10 @@ from typing import Any, Callable
 from flask import Response, g, request
 from pydantic import BaseModel, ValidationError
 
+from policy_artifacts.spaces import BatchTooLarge, check_batch_size
 from service.errors import (
     BadFraming, InvalidRequest, MalformedBody, Overloaded, PayloadTooLarge, RequestTimeout, UnsupportedMediaType,
+    refused_observations,
 )
 
 try:  # the framing errors of gunicorn's body reader (absent under other servers)
@@ -40,7 +42,7 @@ class Route:
     response_model: type[BaseModel] | None = None
     errors: tuple[int, ...] = ()
     parameters: tuple[dict, ...] = field(default_factory=tuple)
-    error_style: str = "lake"  # which error shape the route answers in: "lake", "oip" or "tfserving"
+    error_style: str = "native"  # which error shape the route answers in: "native" (the service's own), "oip" or "tfserving"
 
 
 def json_response(document: str | bytes, status: int = 200) -> Response:
@@ -232,6 +234,8 @@ def check_list_lengths(document: Any, limit: int, fields: tuple[str, ...]) -> No
         return
     for name in fields:
         value = document.get(name)
-        if isinstance(value, list) and len(value) > limit:
-            raise InvalidRequest(f"{name}: at most {limit} per request, got {len(value)}",
-                                 details=[{"field": name, "max_items": limit}])
+        if isinstance(value, list):
+            try:
+                check_batch_size(len(value), limit, name)
+            except BatchTooLarge as exc:
+                raise refused_observations(exc) from None

@@ -1,8 +1,9 @@
 """The Open Inference Protocol (KServe V2, Triton's HTTP API), served from the data plane.
 
 A policy is a model and its versions are model versions (labels too). One input,
-`observation`, the observations as one tensor (`INT64`/`INT32` [batch] or [batch, 1] for
-discrete spaces, `FP32`/`FP64` [batch, *shape] for Box spaces; a batch may be empty),
+`observation`, the observations as one tensor (any integer type, [batch] or [batch, 1], for
+discrete spaces; `FP32`/`FP64` [batch, *shape] for Box spaces; a batch may be empty; the
+metadata names the space's wire datatype, `policy_artifacts.spaces`),
 JSON or binary (the binary tensor data extension). Outputs `action` (INT64 [batch]),
 `probabilities` (FP64 [batch, actions]) and `value` (FP64 [batch]): all three unless the
 request names some, then those, in its order. Request `parameters`: `mode` ("sample",
@@ -25,13 +26,15 @@ import json
 import numpy as np
 from flask import Response, request
 
+from policy_artifacts.spaces import BatchTooLarge, check_batch_size
 from service.dataplane import OUTPUTS, DataPlane, InferenceAnswer, InferenceRequest, version_reference
-from service.errors import InvalidRequest, NotReady, ProbeFalse, ServiceError
+from service.errors import InvalidRequest, NotReady, ProbeFalse, ServiceError, refused_observations
 from service.http import Route, json_response, parse_json, read_body_bytes, read_json_body, validate
 from service.policy import ServedPolicy
 from service.protocols import bare_error_response
 from service.protocols.oip_types import InferRequest, RepositoryIndexRequest
-from service.protocols.tensors import BINARY_HEADER, encode_output, split_binary_body, tensor_array
+from service.protocols.tensors import BINARY_HEADER, DATATYPE_NAMES, encode_output, split_binary_body, tensor_array
+from service.schemas import VersionState
 from service.settings import Settings
 
 INPUT_NAME = "observation"
@@ -39,7 +42,10 @@ OUTPUT_TYPES = {"action": "INT64", "probabilities": "FP64", "value": "FP64"}
 SERVER_NAME, SERVER_VERSION = "lake-policy-server", "2"
 EXTENSIONS = ["binary_tensor_data", "model_repository"]
 # Triton's model states, for the loader's version states.
-STATES = {"loaded": "READY", "loading": "LOADING", "failed": "UNAVAILABLE", "removed": "UNAVAILABLE"}
+STATES = {VersionState.LOADED: "READY", VersionState.LOADING: "LOADING", VersionState.FAILED: "UNAVAILABLE",
+          VersionState.REMOVED: "UNAVAILABLE"}
+# What runs a version, in the metadata's `platform`: per-state tables, or the ONNX models.
+PLATFORMS = {True: "numpy_tables", False: "onnxruntime_onnx"}
 
 
 def render_error(error: ServiceError) -> Response:
@@ -110,10 +116,10 @@ class OpenInferenceApi:
         document = parse_json(raw, self.plane.max_json_values()) if raw.strip() else {}
         only_ready = validate(RepositoryIndexRequest, document, self.settings.max_error_details).ready
         index = [
-            {"name": entry.name, "version": str(record.version), "state": STATES[record.state.value],
+            {"name": entry.name, "version": str(record.version), "state": STATES[record.state],
              "reason": record.error or ""}
             for entry in self.plane.repository() for record in entry.record.versions
-            if not only_ready or STATES[record.state.value] == "READY"
+            if not only_ready or record.state is VersionState.LOADED
         ]
         return json_response(json.dumps(index))
 
@@ -186,8 +192,10 @@ class OpenInferenceApi:
         if names != [INPUT_NAME]:
             raise InvalidRequest(f"inputs: this model takes one input, {INPUT_NAME!r}, got {names[:3]}")
         tensor = body.inputs[0]
-        if tensor.shape[0] > self.settings.max_batch:
-            raise InvalidRequest(f"inputs[0]: at most {self.settings.max_batch} observations, got {tensor.shape[0]}")
+        try:  # before the data is decoded
+            check_batch_size(tensor.shape[0], self.settings.max_batch, "inputs[0]")
+        except BatchTooLarge as exc:
+            raise refused_observations(exc) from None
         size = tensor.parameters.binary_data_size if tensor.parameters else None
         if size is None:
             if binary:
@@ -245,15 +253,12 @@ def _answer(body: InferRequest, answer: InferenceAnswer, wanted: dict[str, bool]
 
 
 def _platform(policy: ServedPolicy) -> str:
-    return "lake_tables" if policy.is_tabular else "onnxruntime_onnx"
+    return PLATFORMS[policy.is_tabular]
 
 
 def _signature(policy: ServedPolicy) -> tuple[list[dict], list[dict]]:
     space = policy.observation_space
-    if policy.observation_space.kind == "discrete":
-        observation = {"name": INPUT_NAME, "datatype": "INT64", "shape": [-1, 1]}
-    else:
-        observation = {"name": INPUT_NAME, "datatype": "FP32", "shape": [-1, *space.shape]}
+    observation = {"name": INPUT_NAME, "datatype": DATATYPE_NAMES[space.wire_dtype], "shape": [-1, *space.wire_shape]}
     n_actions = len(policy.action_names)
     outputs = [
         {"name": "action", "datatype": "INT64", "shape": [-1]},
