@@ -16,10 +16,9 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, model_validator
 
 from policy_artifacts import schema_v1
-from policy_artifacts.spaces import (
-    BoxSpace, DiscreteSpace, ObservationSpace, StrictModel,
-    parse_observation_space,  # noqa: F401  (trainer.publish and the tests import it from here)
-)
+from policy_artifacts.spaces import DiscreteSpace, ObservationSpace, StrictModel
+# Re-exported: the trainer and the tests import these from the manifest module.
+from policy_artifacts.spaces import BoxSpace, parse_observation_space  # noqa: F401
 
 SCHEMA_VERSION = 2
 SUPPORTED_SCHEMA_VERSIONS = (1, 2)

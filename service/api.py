@@ -9,16 +9,15 @@ from __future__ import annotations
 from flask import Response, render_template, request
 
 from service import metrics
-from service.dataplane import DataPlane, version_reference
+from service.dataplane import version_reference
 from service.errors import MetricsUnavailable, NotReady, PolicyNotFound, UnsupportedForPolicy
-from service.http import Route, check_list_lengths, model_response, read_json_body, validate
+from service.http import Api, Route, check_list_lengths, model_response, path_parameter, read_json_body, validate
 from service.page import page_policies
 from service.presentation import policy_status, policy_table
 from service.schemas import (
     ActRequest, ActResponse, HealthResponse, ModelsResponse, ObservationRequest, PolicyStatus,
     PolicyTableResponse, ProbabilitiesResponse, ReadyResponse, ValueResponse,
 )
-from service.settings import Settings
 
 BATCH_FIELDS = ("observations", "action_mask")
 
@@ -27,12 +26,8 @@ def _query(name: str, schema: dict) -> dict:
     return {"name": name, "in": "query", "required": False, "schema": schema}
 
 
-class PolicyApi:
+class PolicyApi(Api):
     """The service's own API: /act, /value, /policy, /models, health, metrics and the page."""
-
-    def __init__(self, settings: Settings, plane: DataPlane):
-        self.settings = settings
-        self.plane = plane
 
     def routes(self) -> list[Route]:
         predict_errors = (400, 404, 408, 413, 415, 422, 503)
@@ -51,7 +46,7 @@ class PolicyApi:
                   "models", None, ModelsResponse),
             Route("/models/<name>", "GET", self.model, "getModel", "One policy's versions", "models",
                   None, PolicyStatus, (404,),
-                  ({"name": "name", "in": "path", "required": True, "schema": {"type": "string"}},)),
+                  (path_parameter("name"),)),
             Route("/healthz", "GET", self.live, "live", "Alive", "health", None, HealthResponse),
             Route("/readyz", "GET", self.ready, "ready", "Ready once a policy is loaded", "health",
                   None, ReadyResponse, (503,)),

@@ -120,7 +120,7 @@ def _install_hooks(app: Flask, error_styles: dict[str, str], cors_origins: list[
         return renderers[error_style()](error)
 
     @app.errorhandler(HTTPException)
-    def http_error(error: HTTPException):
+    def http_exception(error: HTTPException):
         if request.url_rule is None and error.code in (404, 405):
             allowed = error.valid_methods if isinstance(error, MethodNotAllowed) else None
             converted = routing_error(request.method, request.path, allowed)

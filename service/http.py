@@ -11,7 +11,7 @@ import gc
 import json
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from flask import Response, g, request
 from pydantic import BaseModel, ValidationError
@@ -21,6 +21,10 @@ from service.errors import (
     BadFraming, InvalidRequest, MalformedBody, Overloaded, PayloadTooLarge, RequestTimeout, UnsupportedMediaType,
     refused_observations,
 )
+
+if TYPE_CHECKING:
+    from service.dataplane import DataPlane
+    from service.settings import Settings
 
 try:  # the framing errors of gunicorn's body reader (absent under other servers)
     from gunicorn.http.errors import ParseException as _FramingError
@@ -43,6 +47,23 @@ class Route:
     errors: tuple[int, ...] = ()
     parameters: tuple[dict, ...] = field(default_factory=tuple)
     error_style: str = "native"  # which error shape the route answers in: "native" (the service's own), "oip" or "tfserving"
+
+
+class Api:
+    """One protocol's route table over the data plane: each handler parses a request, asks
+    the plane, and serialises its answer."""
+
+    def __init__(self, settings: Settings, plane: DataPlane):
+        self.settings = settings
+        self.plane = plane
+
+    def routes(self) -> list[Route]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+def path_parameter(name: str) -> dict:
+    """Returns the OpenAPI description of a string path parameter."""
+    return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
 
 
 def json_response(document: str | bytes, status: int = 200) -> Response:

@@ -27,15 +27,16 @@ import numpy as np
 from flask import Response, request
 
 from policy_artifacts.spaces import BatchTooLarge, check_batch_size
-from service.dataplane import OUTPUTS, DataPlane, InferenceAnswer, InferenceRequest, version_reference
+from service.dataplane import OUTPUTS, InferenceAnswer, InferenceRequest, version_reference
 from service.errors import InvalidRequest, NotReady, ProbeFalse, ServiceError, refused_observations
-from service.http import Route, json_response, parse_json, read_body_bytes, read_json_body, validate
+from service.http import (
+    Api, Route, json_response, parse_json, path_parameter, read_body_bytes, read_json_body, validate,
+)
 from service.policy import ServedPolicy
 from service.protocols import bare_error_response
 from service.protocols.oip_types import InferRequest, RepositoryIndexRequest
 from service.protocols.tensors import BINARY_HEADER, DATATYPE_NAMES, encode_output, split_binary_body, tensor_array
 from service.schemas import VersionState
-from service.settings import Settings
 
 INPUT_NAME = "observation"
 OUTPUT_TYPES = {"action": "INT64", "probabilities": "FP64", "value": "FP64"}
@@ -57,14 +58,9 @@ def _versioned(path: str) -> list[str]:
     return [f"/v2/models/<name>{path}", f"/v2/models/<name>/versions/<version>{path}"]
 
 
-class OpenInferenceApi:
-    def __init__(self, settings: Settings, plane: DataPlane):
-        self.settings = settings
-        self.plane = plane
-
+class OpenInferenceApi(Api):
     def routes(self) -> list[Route]:
-        name_param = {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
-        version_param = {"name": "version", "in": "path", "required": True, "schema": {"type": "string"}}
+        name_param, version_param = path_parameter("name"), path_parameter("version")
 
         def route(path, method, handler, operation, summary, errors=(), parameters=()):
             return Route(path, method, handler, operation, summary, "open-inference", errors=errors,
@@ -83,7 +79,7 @@ class OpenInferenceApi:
         for verb in ("load", "unload"):
             routes.append(route(f"/v2/repository/models/<name>/{verb}", "POST", self.model_control,
                                 f"oipRepositoryModel{verb.title()}",
-                                f"Always 400: versions are loaded as they are published (Triton's POLL mode)",
+                                "Always 400: versions are loaded as they are published (Triton's POLL mode)",
                                 errors=(400,), parameters=(name_param,)))
         for suffix, handler, method, summary, operation, errors in [
             ("", self.model_metadata, "GET", "Model metadata: inputs and outputs", "oipModelMetadata", (400, 404, 503)),

@@ -30,12 +30,11 @@ from flask import Response, request
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
 from werkzeug.routing import BaseConverter
 
-from service.dataplane import DataPlane, InferenceRequest, version_reference
+from service.dataplane import InferenceRequest, version_reference
 from service.errors import InvalidRequest, MethodNotAllowed, RouteNotFound, ServiceError
-from service.http import Route, json_response, parse_json, read_body_bytes, validate
+from service.http import Api, Route, json_response, parse_json, path_parameter, read_body_bytes, validate
 from service.protocols import bare_error_response
 from service.schemas import VersionState
-from service.settings import Settings
 
 INPUT_NAMES = ("observation", "state")
 ACTOR, CRITIC = "serving_default", "value"
@@ -87,15 +86,9 @@ def render_error(error: ServiceError) -> Response:
     return bare_error_response(error)
 
 
-class TfServingApi:
-    def __init__(self, settings: Settings, plane: DataPlane):
-        self.settings = settings
-        self.plane = plane
-
+class TfServingApi(Api):
     def routes(self) -> list[Route]:
-        name = {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
-        version = {"name": "version", "in": "path", "required": True, "schema": {"type": "string"}}
-        label = {"name": "label", "in": "path", "required": True, "schema": {"type": "string"}}
+        name, version, label = path_parameter("name"), path_parameter("version"), path_parameter("label")
         routes = []
         for prefix, params, suffix in [
             ("/v1/models/<tfs:name>", (name,), ""),
