@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from policy_artifacts.spaces import BatchTooLarge, SpaceError
+from policy_artifacts.spaces import BatchTooLarge, SpaceError, check_batch_size
 
 
 def error_body(status: int, code: str, message: str, details: list[dict]) -> dict:
@@ -113,6 +113,15 @@ def refused_observations(error: SpaceError) -> InvalidRequest:
     is an invalid request, anything else an invalid observation (422 either way)."""
     kind = InvalidRequest if isinstance(error, BatchTooLarge) else InvalidObservation
     return kind(error.message, details=error.details)
+
+
+def refuse_large_batch(count: int, limit: int, field: str) -> None:
+    """Raises InvalidRequest for a batch over the cap, where a protocol counts one before
+    its elements are read (the spaces' own check, in the service's terms)."""
+    try:
+        check_batch_size(count, limit, field)
+    except BatchTooLarge as exc:
+        raise refused_observations(exc) from None
 
 
 def http_error(status: int, reason: str, message: str) -> ServiceError:

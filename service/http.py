@@ -16,10 +16,9 @@ from typing import TYPE_CHECKING, Any, Callable
 from flask import Response, g, request
 from pydantic import BaseModel, ValidationError
 
-from policy_artifacts.spaces import BatchTooLarge, check_batch_size
 from service.errors import (
     BadFraming, InvalidRequest, MalformedBody, Overloaded, PayloadTooLarge, RequestTimeout, UnsupportedMediaType,
-    refused_observations,
+    refuse_large_batch,
 )
 
 if TYPE_CHECKING:
@@ -46,7 +45,8 @@ class Route:
     response_model: type[BaseModel] | None = None
     errors: tuple[int, ...] = ()
     parameters: tuple[dict, ...] = field(default_factory=tuple)
-    error_style: str = "native"  # which error shape the route answers in: "native" (the service's own), "oip" or "tfserving"
+    # Which error shape the route answers in: "native" (the service's own), "oip" or "tfserving".
+    error_style: str = "native"
 
 
 class Api:
@@ -256,7 +256,4 @@ def check_list_lengths(document: Any, limit: int, fields: tuple[str, ...]) -> No
     for name in fields:
         value = document.get(name)
         if isinstance(value, list):
-            try:
-                check_batch_size(len(value), limit, name)
-            except BatchTooLarge as exc:
-                raise refused_observations(exc) from None
+            refuse_large_batch(len(value), limit, name)

@@ -26,9 +26,8 @@ import json
 import numpy as np
 from flask import Response, request
 
-from policy_artifacts.spaces import BatchTooLarge, check_batch_size
 from service.dataplane import OUTPUTS, InferenceAnswer, InferenceRequest, version_reference
-from service.errors import InvalidRequest, NotReady, ProbeFalse, ServiceError, refused_observations
+from service.errors import InvalidRequest, NotReady, ProbeFalse, ServiceError, refuse_large_batch
 from service.http import (
     Api, Route, json_response, parse_json, path_parameter, read_body_bytes, read_json_body, validate,
 )
@@ -45,8 +44,6 @@ EXTENSIONS = ["binary_tensor_data", "model_repository"]
 # Triton's model states, for the loader's version states.
 STATES = {VersionState.LOADED: "READY", VersionState.LOADING: "LOADING", VersionState.FAILED: "UNAVAILABLE",
           VersionState.REMOVED: "UNAVAILABLE"}
-# What runs a version, in the metadata's `platform`: per-state tables, or the ONNX models.
-PLATFORMS = {True: "numpy_tables", False: "onnxruntime_onnx"}
 
 
 def render_error(error: ServiceError) -> Response:
@@ -188,10 +185,7 @@ class OpenInferenceApi(Api):
         if names != [INPUT_NAME]:
             raise InvalidRequest(f"inputs: this model takes one input, {INPUT_NAME!r}, got {names[:3]}")
         tensor = body.inputs[0]
-        try:  # before the data is decoded
-            check_batch_size(tensor.shape[0], self.settings.max_batch, "inputs[0]")
-        except BatchTooLarge as exc:
-            raise refused_observations(exc) from None
+        refuse_large_batch(tensor.shape[0], self.settings.max_batch, "inputs[0]")  # before decoding its data
         size = tensor.parameters.binary_data_size if tensor.parameters else None
         if size is None:
             if binary:
@@ -249,7 +243,8 @@ def _answer(body: InferRequest, answer: InferenceAnswer, wanted: dict[str, bool]
 
 
 def _platform(policy: ServedPolicy) -> str:
-    return PLATFORMS[policy.is_tabular]
+    """Returns what runs the version: its per-state tables, or its ONNX models."""
+    return "numpy_tables" if policy.is_tabular else "onnxruntime_onnx"
 
 
 def _signature(policy: ServedPolicy) -> tuple[list[dict], list[dict]]:
