@@ -16,7 +16,9 @@ import numpy as np
 
 from policy_artifacts.names import LABEL, LABEL_RULE
 from policy_artifacts.spaces import SpaceError
-from service.errors import InvalidRequest, NotReady, PayloadTooLarge, PolicyNotFound, VersionNotFound, refused_observations
+from service.errors import (
+    InvalidRequest, NotReady, PayloadTooLarge, PolicyNotFound, VersionNotFound, refused_observations,
+)
 from service.policy import ServedPolicy, unseeded_generator
 from service.registry import PolicyEntry, Registry, Snapshot
 from service.settings import Settings
