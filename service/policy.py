@@ -15,6 +15,7 @@ from functools import cached_property
 
 import numpy as np
 
+from policy_artifacts.loading import NetworkServable, TabularServable
 from policy_artifacts.manifest import Manifest
 from policy_artifacts.spaces import BoxSpace, DiscreteSpace, sample_from_cumulative
 
@@ -175,3 +176,15 @@ class NetworkPolicy(ServedPolicy):
 
     def value(self, observations: np.ndarray) -> np.ndarray:
         return np.asarray(self._run(self._critic, observations), dtype=np.float64).reshape(-1)
+
+
+def served_policy(name: str, version: int, servable: TabularServable | NetworkServable) -> ServedPolicy:
+    """Returns the policy that answers from a servable (a Box policy's ONNX sessions built
+    now, so the first request does not pay for them)."""
+    if isinstance(servable, NetworkServable):
+        policy = NetworkPolicy(name, version, servable.manifest,
+                               actor_onnx=servable.actor_onnx, critic_onnx=servable.critic_onnx)
+        policy.warm_up()
+        return policy
+    return TabularPolicy(name, version, servable.manifest,
+                         probabilities_table=servable.probabilities, values_table=servable.values)
