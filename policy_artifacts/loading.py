@@ -20,8 +20,9 @@ import numpy as np
 
 from policy_artifacts.gate import ArtifactLimits, read_verified
 from policy_artifacts.keras_reader import KerasModel, read_keras_model
-from policy_artifacts.manifest import ACTOR_FILE, CRITIC_FILE, SERVING_FILES, BoxSpace, DiscreteSpace, Manifest
+from policy_artifacts.manifest import ACTOR_FILE, CRITIC_FILE, SERVING_FILES, Manifest
 from policy_artifacts.network import check_onnx, sample_observations
+from policy_artifacts.spaces import BoxSpace, DiscreteSpace
 from policy_artifacts.store import ArtifactError, first_line
 
 PROBABILITY_TOLERANCE = 1e-4

@@ -4,16 +4,21 @@ The same model validates what the trainer writes and what the service reads, so 
 manifest that one side accepts the other side accepts too. Schema version 2 describes
 any gymnasium environment with a discrete action space: the observation space is
 `discrete {n}` or `box {shape, dtype, low, high}`; a grid world may add a `layout`.
-Version-1 manifests (FrozenLake only, written before version 2) are still read: they are
-upgraded in memory by `parse_manifest`, so everything downstream sees one shape.
+Version-1 manifests (one environment only, written before version 2) are still read:
+`policy_artifacts.schema_v1` upgrades them in memory, so everything downstream sees one
+shape. The spaces and what they do live in `policy_artifacts.spaces`.
 """
 
 from __future__ import annotations
 
-import math
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
+
+from policy_artifacts import schema_v1
+from policy_artifacts.spaces import DiscreteSpace, ObservationSpace, StrictModel
+# Re-exported: the trainer and the tests import these from the manifest module.
+from policy_artifacts.spaces import BoxSpace, parse_observation_space  # noqa: F401
 
 SCHEMA_VERSION = 2
 SUPPORTED_SCHEMA_VERSIONS = (1, 2)
@@ -30,58 +35,11 @@ SERVING_FILES = {ACTOR_FILE: ACTOR_ONNX_FILE, CRITIC_FILE: CRITIC_ONNX_FILE}
 # Bounds that keep a hostile manifest small in every process that holds it.
 MAX_ACTIONS = 1024
 MAX_NAME_CHARS = 64
-MAX_OBSERVATION_ELEMENTS = 4096
 MAX_CURVE_POINTS = 10_000
 MAX_GRID_ROWS = 256
 
 
-class _Strict(BaseModel):
-    # Unknown keys are errors: a manifest from a future schema must not half-load.
-    # NaN and infinities are refused: JSON has none, and a bound of NaN checks nothing.
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
-
-
-class DiscreteSpace(_Strict):
-    """`gymnasium.spaces.Discrete(n)` with start 0: observations or actions 0..n-1."""
-
-    kind: Literal["discrete"] = "discrete"
-    n: int = Field(gt=0, le=10_000_000)
-
-
-class BoxSpace(_Strict):
-    """`gymnasium.spaces.Box`: real vectors of `shape`; bounds flattened in C order, null = unbounded."""
-
-    kind: Literal["box"] = "box"
-    shape: list[Annotated[int, Field(ge=1)]] = Field(min_length=1, max_length=4)
-    dtype: Literal["float32", "float64"]
-    low: list[float | None]
-    high: list[float | None]
-
-    @property
-    def size(self) -> int:
-        return math.prod(self.shape)
-
-    @model_validator(mode="after")
-    def _bounds_fit_shape(self):
-        if self.size > MAX_OBSERVATION_ELEMENTS:
-            raise ValueError(f"at most {MAX_OBSERVATION_ELEMENTS} observation elements, shape gives {self.size}")
-        if len(self.low) != self.size or len(self.high) != self.size:
-            raise ValueError(f"low and high need {self.size} entries each (one per element of shape {self.shape})")
-        for low, high in zip(self.low, self.high):
-            if low is not None and high is not None and low > high:
-                raise ValueError(f"a low bound ({low}) is above its high bound ({high})")
-        return self
-
-
-ObservationSpace = Annotated[DiscreteSpace | BoxSpace, Field(discriminator="kind")]
-
-
-def parse_observation_space(fields: dict) -> DiscreteSpace | BoxSpace:
-    """Returns the observation space a manifest's `observation_space` fields describe."""
-    return BoxSpace.model_validate(fields) if fields.get("kind") == "box" else DiscreteSpace.model_validate(fields)
-
-
-class EnvSpec(_Strict):
+class EnvSpec(StrictModel):
     """How to rebuild the environment: `gymnasium.make(id, max_episode_steps=..., **kwargs)`."""
 
     id: str = Field(min_length=1, max_length=128)
@@ -89,7 +47,7 @@ class EnvSpec(_Strict):
     max_episode_steps: int | None = Field(None, ge=1, description="The step limit trained and evaluated with.")
 
 
-class GridLayout(_Strict):
+class GridLayout(StrictModel):
     """A grid world's map: one character per cell, state = row * width + column."""
 
     rows: list[Annotated[str, Field(min_length=1, max_length=MAX_GRID_ROWS)]] = Field(
@@ -99,8 +57,17 @@ class GridLayout(_Strict):
     terminal: str = Field("", max_length=64, description="Characters of cells where an episode ends.")
 
     @property
+    def width(self) -> int:
+        return len(self.rows[0])
+
+    @property
     def n_cells(self) -> int:
-        return len(self.rows) * len(self.rows[0])
+        return len(self.rows) * self.width
+
+    def cell(self, state: int) -> tuple[int, int, str]:
+        """Returns (row, column, character) of a state's cell."""
+        row, column = divmod(state, self.width)
+        return row, column, self.rows[row][column]
 
     @model_validator(mode="after")
     def _rectangular(self):
@@ -109,7 +76,7 @@ class GridLayout(_Strict):
         return self
 
 
-class TrainingRecord(_Strict):
+class TrainingRecord(StrictModel):
     seconds: float = Field(ge=0)
     env_steps: int = Field(ge=0)
     updates: int = Field(ge=0)
@@ -120,7 +87,7 @@ class TrainingRecord(_Strict):
     )
 
 
-class Evaluation(_Strict):
+class Evaluation(StrictModel):
     """How good the policy is, by the measure that fits its environment."""
 
     metric: Literal["success_rate", "expected_return", "mean_return"] = Field(
@@ -138,7 +105,7 @@ class Evaluation(_Strict):
     success_rate: float | None = Field(None, ge=0, le=1, description="Greedy chance of reaching the goal, where there is one.")
 
 
-class Manifest(_Strict):
+class Manifest(StrictModel):
     schema_version: Literal[2] = SCHEMA_VERSION
     policy: str
     version: int = Field(ge=1)
@@ -173,67 +140,6 @@ class Manifest(_Strict):
         return self
 
 
-# ---- version 1: FrozenLake only, read for artifacts published before version 2 --------------
-
-FROZENLAKE_LEGEND = {"S": "start", "F": "frozen", "H": "hole", "G": "goal"}
-
-
-class _EnvSpecV1(_Strict):
-    id: str = "FrozenLake-v1"
-    kwargs: dict[str, Any]
-    desc: list[str] = Field(min_length=1, max_length=MAX_GRID_ROWS)
-
-
-class _DiscreteSpaceV1(_Strict):
-    n: int = Field(gt=0, le=10_000_000)
-
-
-class _EvaluationV1(_Strict):
-    success_rate: float = Field(ge=0, le=1)
-    sampled_success_rate: float | None = Field(None, ge=0, le=1)
-    optimal_success_rate: float = Field(ge=0, le=1)
-    method: str = Field(max_length=256)
-
-
-class _ManifestV1(_Strict):
-    schema_version: Literal[1]
-    policy: str
-    version: int = Field(ge=1)
-    created_at: str = Field(max_length=64)
-    env: _EnvSpecV1
-    observation_space: _DiscreteSpaceV1
-    action_space: _DiscreteSpaceV1
-    action_names: list[Annotated[str, Field(max_length=MAX_NAME_CHARS)]] = Field(max_length=MAX_ACTIONS)
-    hyperparameters: dict[str, Any]
-    seed: int | None
-    training: TrainingRecord
-    evaluation: _EvaluationV1
-    files: dict[str, str]
-    libraries: dict[str, str]
-
-    def upgrade(self) -> Manifest:
-        """Returns the same version described in schema 2 (validated again, so it must agree)."""
-        kwargs = dict(self.env.kwargs)
-        steps = kwargs.pop("max_episode_steps", None)
-        return Manifest.model_validate({
-            "policy": self.policy, "version": self.version, "created_at": self.created_at,
-            "env": {"id": self.env.id, "kwargs": kwargs, "max_episode_steps": steps},
-            "observation_space": {"kind": "discrete", "n": self.observation_space.n},
-            "action_space": {"kind": "discrete", "n": self.action_space.n},
-            "action_names": self.action_names,
-            "layout": {"rows": self.env.desc, "legend": FROZENLAKE_LEGEND, "terminal": "HG"},
-            "hyperparameters": self.hyperparameters, "seed": self.seed,
-            "training": self.training.model_dump(),
-            "evaluation": {
-                "metric": "success_rate", "value": self.evaluation.success_rate,
-                "sampled_value": self.evaluation.sampled_success_rate,
-                "best": self.evaluation.optimal_success_rate, "method": self.evaluation.method,
-                "success_rate": self.evaluation.success_rate,
-            },
-            "files": self.files, "libraries": self.libraries,
-        })
-
-
 def parse_manifest(document: Any) -> Manifest:
     """Returns the schema-2 manifest of a parsed manifest.json, upgrading version 1.
 
@@ -242,7 +148,7 @@ def parse_manifest(document: Any) -> Manifest:
     """
     schema = document.get("schema_version") if isinstance(document, dict) else None
     if schema == 1:
-        return _ManifestV1.model_validate(document).upgrade()
+        return Manifest.model_validate(schema_v1.upgraded_fields(document))
     if schema == SCHEMA_VERSION:
         return Manifest.model_validate(document)
     raise ValueError(f"schema_version {schema!r} is not supported (supported: {SUPPORTED_SCHEMA_VERSIONS})")

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from policy_artifacts.manifest import BoxSpace
+from policy_artifacts.spaces import BoxSpace
 from policy_artifacts.store import ArtifactError, first_line
 
 SAMPLE_COUNT = 8
@@ -33,8 +33,7 @@ UNIFORM_WIDTH_LIMIT = 1e6  # wider finite bounds are sampled like unbounded ones
 def sample_observations(space: BoxSpace, count: int = SAMPLE_COUNT, seed: int = 0) -> np.ndarray:
     """Returns `count` deterministic float32 observations (count, *shape) within the space's bounds."""
     rng = np.random.default_rng(seed)
-    low = np.array([-np.inf if b is None else b for b in space.low], dtype=np.float64)
-    high = np.array([np.inf if b is None else b for b in space.high], dtype=np.float64)
+    low, high = (bound.reshape(-1) for bound in space.bounds)
     uniform = np.isfinite(low) & np.isfinite(high) & (high - low <= UNIFORM_WIDTH_LIMIT)
     samples = np.clip(rng.standard_normal((count, space.size)), low, high)
     samples[:, uniform] = rng.uniform(low[uniform], high[uniform], size=(count, int(uniform.sum())))

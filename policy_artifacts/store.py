@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Callable
 
 from policy_artifacts.manifest import MANIFEST_FILE, MODEL_FILES, SCHEMA_VERSION, SERVING_FILES, Manifest
+from policy_artifacts.names import POLICY_NAME, POLICY_NAME_RULE
 
-POLICY_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 VERSION_NAME = re.compile(r"^[1-9][0-9]{0,17}$")  # ASCII only; at most 18 digits keeps it an int64
 STAGING_PREFIX = ".staging-"
 # The highest version number ever published for each policy, in the root (not the policy's
@@ -55,10 +55,7 @@ class VersionListing:
 def check_policy_name(name: str) -> str:
     """Returns the name if it is a safe directory name for a policy, else raises ArtifactError."""
     if not isinstance(name, str) or not POLICY_NAME.match(name):
-        raise ArtifactError(
-            f"invalid policy name {name!r}: use 1-64 of a-z, 0-9, '.', '_', '-', "
-            "starting with a letter or digit"
-        )
+        raise ArtifactError(f"invalid policy name {name!r}: use {POLICY_NAME_RULE}")
     return name
 
 

@@ -1,6 +1,6 @@
 """The service's own HTTP API: each route parses, asks the data plane, serialises.
 
-The route table (`LakeApi.routes`) is what Flask registers and what the OpenAPI document
+The route table (`PolicyApi.routes`) is what Flask registers and what the OpenAPI document
 is generated from, so a route cannot be served without being documented.
 """
 
@@ -9,16 +9,15 @@ from __future__ import annotations
 from flask import Response, render_template, request
 
 from service import metrics
-from service.dataplane import DataPlane, version_reference
+from service.dataplane import version_reference
 from service.errors import MetricsUnavailable, NotReady, PolicyNotFound, UnsupportedForPolicy
-from service.http import Route, check_list_lengths, model_response, read_json_body, validate
+from service.http import Api, Route, check_list_lengths, model_response, path_parameter, read_json_body, validate
 from service.page import page_policies
 from service.presentation import policy_status, policy_table
 from policy_client.schemas import (
     ActRequest, ActResponse, HealthResponse, ModelsResponse, ObservationRequest, PolicyStatus,
     PolicyTableResponse, ProbabilitiesResponse, ReadyResponse, ValueResponse,
 )
-from service.settings import Settings
 
 BATCH_FIELDS = ("observations", "action_mask")
 
@@ -27,10 +26,8 @@ def _query(name: str, schema: dict) -> dict:
     return {"name": name, "in": "query", "required": False, "schema": schema}
 
 
-class LakeApi:
-    def __init__(self, settings: Settings, plane: DataPlane):
-        self.settings = settings
-        self.plane = plane
+class PolicyApi(Api):
+    """The service's own API: /act, /value, /policy, /models, health, metrics and the page."""
 
     def routes(self) -> list[Route]:
         predict_errors = (400, 404, 408, 413, 415, 422, 503)
@@ -49,7 +46,7 @@ class LakeApi:
                   "models", None, ModelsResponse),
             Route("/models/<name>", "GET", self.model, "getModel", "One policy's versions", "models",
                   None, PolicyStatus, (404,),
-                  ({"name": "name", "in": "path", "required": True, "schema": {"type": "string"}},)),
+                  (path_parameter("name"),)),
             Route("/healthz", "GET", self.live, "live", "Alive", "health", None, HealthResponse),
             Route("/readyz", "GET", self.ready, "ready", "Ready once a policy is loaded", "health",
                   None, ReadyResponse, (503,)),

@@ -16,9 +16,9 @@ from flask import Flask, g, jsonify, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from service import metrics
-from service.api import LakeApi
+from service.api import PolicyApi
 from service.dataplane import DataPlane
-from service.errors import BadFraming, ServiceError, routing_error
+from service.errors import BadFraming, ServiceError, http_error, routing_error
 from service.http import BODY_BUDGET, Route, release_body_budget, release_memory_after_large_bodies
 from service.openapi import openapi_document
 from service.protocols import oip, tfserving
@@ -49,7 +49,7 @@ def create_app(settings: Settings | None = None, cache_dir: Path | None = None, 
     app.url_map.converters.update(tfserving.CONVERTERS)
     app.extensions["registry"] = registry
     routes: list[Route] = [
-        *LakeApi(settings, plane).routes(),
+        *PolicyApi(settings, plane).routes(),
         *OpenInferenceApi(settings, plane).routes(),
         *TfServingApi(settings, plane).routes(),
     ]
@@ -96,21 +96,19 @@ def _install_hooks(app: Flask, error_styles: dict[str, str], cors_origins: list[
             response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
         return response
 
-    def lake_error(error: ServiceError):
-        body = {"error": {"status": error.status, "code": error.code, "message": error.message,
-                          "details": error.details}}
-        return jsonify(body), error.status, error.headers
+    def native_error(error: ServiceError):
+        return jsonify(error.body()), error.status, error.headers
 
     # One renderer per protocol; a request no route took is answered in the shape of the
     # protocol whose paths it is under.
-    renderers = {"lake": lake_error, "oip": oip.render_error, "tfserving": tfserving.render_error}
+    renderers = {"native": native_error, "oip": oip.render_error, "tfserving": tfserving.render_error}
     prefixes = (("/v2/", "oip"), ("/v1/", "tfserving"))
 
     def error_style() -> str:
         style = error_styles.get(request.endpoint)
         if style is None:
             path = request.path if request.path.endswith("/") else request.path + "/"
-            style = next((s for prefix, s in prefixes if path.startswith(prefix)), "lake")
+            style = next((s for prefix, s in prefixes if path.startswith(prefix)), "native")
         return style
 
     # Runs after the response is built, so the request's objects are already freed.
@@ -122,11 +120,10 @@ def _install_hooks(app: Flask, error_styles: dict[str, str], cors_origins: list[
         return renderers[error_style()](error)
 
     @app.errorhandler(HTTPException)
-    def http_error(error: HTTPException):
+    def http_exception(error: HTTPException):
         if request.url_rule is None and error.code in (404, 405):
             allowed = error.valid_methods if isinstance(error, MethodNotAllowed) else None
             converted = routing_error(request.method, request.path, allowed)
         else:
-            converted = ServiceError(error.description or error.name)
-            converted.status, converted.code = error.code, (error.name or "error").lower().replace(" ", "_")
+            converted = http_error(error.code, error.name or "error", error.description or error.name)
         return renderers[error_style()](converted)

@@ -9,15 +9,15 @@ from the registry's snapshot.
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 
-from policy_artifacts.manifest import BoxSpace, DiscreteSpace
+from policy_artifacts.names import LABEL, LABEL_RULE
+from policy_artifacts.spaces import SpaceError
 from service.errors import (
-    InvalidObservation, InvalidRequest, NotReady, PayloadTooLarge, PolicyNotFound, VersionNotFound,
+    InvalidRequest, NotReady, PayloadTooLarge, PolicyNotFound, VersionNotFound, refused_observations,
 )
 from service.policy import ServedPolicy, unseeded_generator
 from service.registry import PolicyEntry, Registry, Snapshot
@@ -98,9 +98,8 @@ class DataPlane:
         per_observation = 2
         for entry in snapshot.policies.values():
             for policy in entry.loaded.values():
-                space = policy.observation_space
-                elements = 2 if isinstance(space, DiscreteSpace) else space.size + len(space.shape)
-                per_observation = max(per_observation, elements + len(policy.action_names) + 2)
+                per_observation = max(per_observation,
+                                      policy.observation_space.json_values + len(policy.action_names) + 2)
         budget = self.settings.max_batch * per_observation + 1024
         self._max_values = (snapshot, budget)
         return budget
@@ -201,40 +200,19 @@ class DataPlane:
     def observations(self, policy: ServedPolicy, raw: list, field: str) -> np.ndarray:
         """Returns the observations as an array the policy takes, or raises InvalidObservation
         saying what its space expects. `raw` is a list of JSON values, one per observation."""
-        if len(raw) > self.settings.max_batch:
-            raise batch_too_large(field, len(raw), self.settings.max_batch)
-        space = policy.observation_space
-        if isinstance(space, DiscreteSpace):
-            return _discrete_states(raw, space.n, policy.name, field)
-        return _box_observations(raw, policy, field)
+        try:
+            return policy.observation_space.check_batch(raw, field, policy.name, self.settings.max_batch)
+        except SpaceError as exc:
+            raise refused_observations(exc) from None
 
     def tensor_observations(self, policy: ServedPolicy, array: np.ndarray, field: str) -> np.ndarray:
         """Returns a tensor's observations as an array the policy takes, or raises
         InvalidObservation: integer states of shape [batch] or [batch, 1] for a discrete
         space, numbers of shape [batch, *shape] for a Box space."""
-        space = policy.observation_space
-        if array.ndim == 0:
-            raise InvalidObservation(f"{field}: a batch of observations, got a scalar", details=[{"field": field}])
-        if len(array) > self.settings.max_batch:
-            raise batch_too_large(field, len(array), self.settings.max_batch)
-        if isinstance(space, DiscreteSpace):
-            if array.dtype.kind not in "iu":
-                raise InvalidObservation(f"{field}: states of {policy.name} are integers, got {array.dtype} data",
-                                         details=[{"field": field, "type": "integer"}])
-            if array.ndim == 2 and array.shape[1] == 1:
-                array = array[:, 0]
-            if array.ndim != 1:
-                raise InvalidObservation(f"{field}: states have shape [batch] or [batch, 1], got {list(array.shape)}",
-                                         details=[{"field": field, "shape": [-1, 1]}])
-            return _discrete_states(array.tolist(), space.n, policy.name, field)
-        if array.dtype.kind != "f":
-            raise InvalidObservation(f"{field}: observations of {policy.name} are floating-point numbers, "
-                                     f"got {array.dtype} data", details=[{"field": field, "type": "number"}])
-        if array.shape[1:] != tuple(space.shape):
-            raise InvalidObservation(
-                f"{field}: observations of {policy.name} have shape [batch, {', '.join(map(str, space.shape))}], "
-                f"got {list(array.shape)}", details=[{"field": field, "shape": [-1, *space.shape]}])
-        return self.observations(policy, array.tolist(), field)
+        try:
+            return policy.observation_space.check_tensor(array, field, policy.name, self.settings.max_batch)
+        except SpaceError as exc:
+            raise refused_observations(exc) from None
 
     def action_mask(self, policy: ServedPolicy, mask, count: int) -> np.ndarray | None:
         """Returns the mask as a (count, n_actions) or (n_actions,) 0/1 array, checked: one
@@ -291,9 +269,6 @@ def seed_point(seed: int) -> float:
     return int.from_bytes(digest, "little") / 2**64
 
 
-LABEL = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
-
-
 def version_reference(text: str | None, field: str = "version") -> int | str | None:
     """Returns a version number or label from URL or query text, or raises InvalidRequest."""
     if text is None or text == "":
@@ -303,101 +278,5 @@ def version_reference(text: str | None, field: str = "version") -> int | str | N
         return int(text)
     if LABEL.match(text):
         return text
-    raise InvalidRequest(f"{field}: a positive version number or a label (a-z, 0-9, '_', '-')",
+    raise InvalidRequest(f"{field}: a positive version number or {LABEL_RULE}",
                          details=[{"field": field}])
-
-
-def batch_too_large(field: str, count: int, limit: int) -> InvalidRequest:
-    return InvalidRequest(f"{field}: at most {limit} per request, got {count}",
-                          details=[{"field": field, "max_items": limit}])
-
-
-def _discrete_states(raw: list, n: int, name: str, field: str) -> np.ndarray:
-    # The (batch, 1) nesting of the models' own input is accepted too: [[0], [4]].
-    states = [item[0] if type(item) is list and len(item) == 1 else item for item in raw]
-    for index, state in enumerate(states):
-        if type(state) is not int or not 0 <= state < n:
-            where = field if len(raw) == 1 and field == "observation" else f"{field}[{index}]"
-            shown = repr(state)[:40]
-            raise InvalidObservation(
-                f"{where}: states of {name} are non-negative integers 0..{n - 1}, got {shown}",
-                details=[{"field": where, "type": "integer", "minimum": 0, "maximum": n - 1}],
-            )
-    return np.asarray(states, dtype=np.int64)
-
-
-SMALL_BATCH_ELEMENTS = 256
-
-
-def _box_observations(raw: list, policy: ServedPolicy, field: str) -> np.ndarray:
-    space: BoxSpace = policy.observation_space
-    if len(space.shape) == 1 and len(raw) * space.size <= SMALL_BATCH_ELEMENTS:
-        return _small_box_batch(raw, policy, field)
-    return _box_observations_slowly(raw, policy, field)
-
-
-def _box_observations_slowly(raw: list, policy: ServedPolicy, field: str) -> np.ndarray:
-    """Returns the observations as one array after checking them with numpy, or raises
-    InvalidObservation naming the first thing wrong."""
-    space: BoxSpace = policy.observation_space
-    name = policy.name
-    shape = tuple(space.shape)
-    expected = f"observations of {name} are lists of numbers of shape {list(shape)}"
-    details = [{"field": field, "type": "array", "shape": list(shape)}]
-    if not _only_numbers(raw):
-        raise InvalidObservation(f"{field}: {expected}; only JSON numbers (not strings, true or false)",
-                                 details=details)
-    try:
-        array = np.asarray(raw, dtype=np.float64)
-    except (ValueError, TypeError, OverflowError):  # ragged, or an integer too large for a float
-        raise InvalidObservation(f"{field}: {expected}", details=details) from None
-    if array.shape[1:] != shape or any(type(item) is not list for item in raw):
-        got = list(array.shape[1:]) if array.ndim > 1 else "a number"
-        raise InvalidObservation(f"{field}: {expected}, got shape {got}", details=details)
-    limit = np.finfo(np.float32).max if space.dtype == "float32" else np.finfo(np.float64).max
-    if not np.all(np.abs(array) <= limit):
-        raise InvalidObservation(f"{field}: {expected}, with finite {space.dtype} numbers", details=details)
-    low, high = policy.box_bounds
-    outside = (array < low) | (array > high)
-    if outside.any():
-        index = tuple(int(i) for i in np.argwhere(outside)[0])
-        where = f"{field}[{index[0]}]" if field == "observations" else field
-        element = index[1:]
-        raise InvalidObservation(
-            f"{where}: element {list(element)} is {array[index]}, outside the space's bounds "
-            f"[{low[element]}, {high[element]}]",
-            details=[{**details[0], "field": where, "element": list(element),
-                      "minimum": float(low[element]), "maximum": float(high[element])}],
-        )
-    return array
-
-
-def _small_box_batch(raw: list, policy: ServedPolicy, field: str) -> np.ndarray:
-    """The checks of `_box_observations`, element by element in Python: for a few flat
-    observations this is several times faster than numpy's whole-array machinery."""
-    space: BoxSpace = policy.observation_space
-    size = space.size
-    lows, highs = policy.box_bound_lists
-    limit = float(np.finfo(np.float32 if space.dtype == "float32" else np.float64).max)
-    for index, observation in enumerate(raw):
-        if type(observation) is not list or len(observation) != size:
-            return _box_observations_slowly(raw, policy, field)  # for its precise message
-        for element, value in enumerate(observation):
-            kind = type(value)
-            if (kind is not float and kind is not int) or not -limit <= value <= limit \
-                    or not lows[element] <= value <= highs[element]:
-                return _box_observations_slowly(raw, policy, field)
-    return np.array(raw, dtype=np.float64)
-
-
-def _only_numbers(raw: list) -> bool:
-    """Returns False if any leaf is not a JSON number: numpy would read "1" as 1.0 and
-    true as 1.0."""
-    stack = list(raw)
-    while stack:
-        item = stack.pop()
-        if type(item) is list:
-            stack.extend(item)
-        elif type(item) is not int and type(item) is not float:
-            return False
-    return True

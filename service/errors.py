@@ -2,19 +2,35 @@
 
 from __future__ import annotations
 
+from policy_artifacts.spaces import BatchTooLarge, SpaceError, check_batch_size
+
+
+def error_body(status: int, code: str, message: str, details: list[dict]) -> dict:
+    """Returns the service's own JSON error shape (the protocols have theirs)."""
+    return {"error": {"status": status, "code": code, "message": message, "details": details}}
+
 
 class ServiceError(Exception):
     status = 500
     code = "internal_error"
+    # The rest of the body is not read: the connection cannot carry another request.
+    closes_connection = False
+    retry_after: int | None = None  # seconds, for errors that pass
 
-    def __init__(self, message: str, details: list[dict] | None = None, headers: dict | None = None):
+    def __init__(self, message: str, details: list[dict] | None = None, headers: dict | None = None,
+                 retry_after: int | None = None):
         super().__init__(message)
         self.message = message
         self.details = details or []
-        self.headers = headers or {}
+        self.headers = dict(headers or {})
+        retry_after = self.retry_after if retry_after is None else retry_after
+        if retry_after is not None:
+            self.headers["Retry-After"] = str(retry_after)
+        if self.closes_connection:
+            self.headers["Connection"] = "close"
 
     def body(self) -> dict:
-        return {"error": {"status": self.status, "code": self.code, "message": self.message, "details": self.details}}
+        return error_body(self.status, self.code, self.message, self.details)
 
 
 class InvalidRequest(ServiceError):
@@ -45,10 +61,7 @@ class Overloaded(ServiceError):
     """The worker is receiving as many request bodies as its memory budget allows."""
 
     status, code = 503, "overloaded"
-
-    def __init__(self, message: str, retry_after: int = 1):
-        # The body is not read: the connection cannot carry another request.
-        super().__init__(message, headers={"Retry-After": str(retry_after), "Connection": "close"})
+    retry_after, closes_connection = 1, True
 
 
 class MetricsUnavailable(ServiceError):
@@ -57,31 +70,22 @@ class MetricsUnavailable(ServiceError):
 
 class NotReady(ServiceError):
     status, code = 503, "not_ready"
-
-    def __init__(self, message: str, retry_after: int = 1):
-        super().__init__(message, headers={"Retry-After": str(retry_after)})
+    retry_after = 1
 
 
 class PayloadTooLarge(ServiceError):
     status, code = 413, "payload_too_large"
-
-    def __init__(self, message: str, details: list[dict] | None = None):
-        # The rest of the body is not read: the connection cannot carry another request.
-        super().__init__(message, details, headers={"Connection": "close"})
+    closes_connection = True
 
 
 class RequestTimeout(ServiceError):
     status, code = 408, "request_timeout"
-
-    def __init__(self, message: str):
-        super().__init__(message, headers={"Connection": "close"})
+    closes_connection = True
 
 
 class BadFraming(ServiceError):
     status, code = 400, "bad_framing"
-
-    def __init__(self, message: str):
-        super().__init__(message, headers={"Connection": "close"})
+    closes_connection = True
 
 
 class UnsupportedForPolicy(ServiceError):
@@ -102,6 +106,31 @@ class ProbeFalse(ServiceError):
     expects.)"""
 
     status, code = 400, "not_ready"
+
+
+def refused_observations(error: SpaceError) -> InvalidRequest:
+    """Returns the service's error for observations a space refused: a batch over the cap
+    is an invalid request, anything else an invalid observation (422 either way)."""
+    kind = InvalidRequest if isinstance(error, BatchTooLarge) else InvalidObservation
+    return kind(error.message, details=error.details)
+
+
+def refuse_large_batch(count: int, limit: int, field: str) -> None:
+    """Raises InvalidRequest for a batch over the cap, where a protocol counts one before
+    its elements are read (the spaces' own check, in the service's terms)."""
+    try:
+        check_batch_size(count, limit, field)
+    except BatchTooLarge as exc:
+        raise refused_observations(exc) from None
+
+
+def http_error(status: int, reason: str, message: str) -> ServiceError:
+    """Returns an error of the HTTP layer (werkzeug's or gunicorn's) in the service's terms:
+    its status, and its reason phrase as the code ("Request Header Fields Too Large" ->
+    request_header_fields_too_large)."""
+    error = ServiceError(message or reason)
+    error.status, error.code = status, reason.lower().replace(" ", "_") or "error"
+    return error
 
 
 def routing_error(method: str, path: str, allowed: list[str] | None) -> ServiceError:

@@ -20,17 +20,13 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from policy_artifacts.loading import NetworkServable, TabularServable
 from policy_artifacts.manifest import Manifest
+from policy_client.schemas import VersionState  # the one set of version states, the API's
 
 STATE_FILE = "state.json"
+Servable = TabularServable | NetworkServable
 SERVABLES_DIR = "servables"
-
-
-class VersionState(str, enum.Enum):
-    LOADED = "loaded"  # verified and servable; a request may pin it
-    FAILED = "failed"  # refused by the artifact gate; `error` says why
-    REMOVED = "removed"  # gone from disk (or aged out) after it was loaded
-    LOADING = "loading"  # being read and checked now, in the loader's pool
 
 
 class ServableKind(str, enum.Enum):
@@ -99,18 +95,32 @@ def _write_atomically(path: Path, write) -> None:
         raise
 
 
-def write_servable(cache_dir: Path, name: str, arrays: dict[str, np.ndarray]) -> str:
-    """Returns the file name (under servables/) the arrays were written to."""
+def servable_kind(servable: Servable) -> ServableKind:
+    return ServableKind.ONNX if isinstance(servable, NetworkServable) else ServableKind.TABLES
+
+
+def write_servable(cache_dir: Path, name: str, servable: Servable) -> str:
+    """Returns the file name (under servables/) the servable was written to: an .npz of its
+    arrays (the ONNX models as byte arrays), read back whole by `read_servable`."""
+    if isinstance(servable, NetworkServable):
+        arrays = {"actor": np.frombuffer(servable.actor_onnx, dtype=np.uint8),
+                  "critic": np.frombuffer(servable.critic_onnx, dtype=np.uint8)}
+    else:
+        arrays = {"probabilities": servable.probabilities, "values": servable.values}
     directory = Path(cache_dir) / SERVABLES_DIR
     directory.mkdir(parents=True, exist_ok=True)
     _write_atomically(directory / name, lambda f: np.savez(f, **arrays))
     return name
 
 
-def read_servable(cache_dir: Path, name: str) -> dict[str, np.ndarray]:
+def read_servable(cache_dir: Path, record: VersionRecord) -> Servable:
+    """Returns the servable a loaded version's record names, as the loader wrote it."""
     # allow_pickle stays off: these files hold plain arrays and bytes only.
-    with np.load(Path(cache_dir) / SERVABLES_DIR / name, allow_pickle=False) as data:
-        return {key: data[key] for key in data.files}
+    with np.load(Path(cache_dir) / SERVABLES_DIR / record.servable, allow_pickle=False) as data:
+        if record.kind is ServableKind.ONNX:
+            return NetworkServable(record.manifest, actor_onnx=data["actor"].tobytes(),
+                                   critic_onnx=data["critic"].tobytes())
+        return TabularServable(record.manifest, probabilities=data["probabilities"], values=data["values"])
 
 
 def delete_servables_except(cache_dir: Path, keep: set[str]) -> list[str]:

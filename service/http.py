@@ -11,14 +11,19 @@ import gc
 import json
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from flask import Response, g, request
 from pydantic import BaseModel, ValidationError
 
 from service.errors import (
     BadFraming, InvalidRequest, MalformedBody, Overloaded, PayloadTooLarge, RequestTimeout, UnsupportedMediaType,
+    refuse_large_batch,
 )
+
+if TYPE_CHECKING:
+    from service.dataplane import DataPlane
+    from service.settings import Settings
 
 try:  # the framing errors of gunicorn's body reader (absent under other servers)
     from gunicorn.http.errors import ParseException as _FramingError
@@ -40,7 +45,25 @@ class Route:
     response_model: type[BaseModel] | None = None
     errors: tuple[int, ...] = ()
     parameters: tuple[dict, ...] = field(default_factory=tuple)
-    error_style: str = "lake"  # which error shape the route answers in: "lake", "oip" or "tfserving"
+    # Which error shape the route answers in: "native" (the service's own), "oip" or "tfserving".
+    error_style: str = "native"
+
+
+class Api:
+    """One protocol's route table over the data plane: each handler parses a request, asks
+    the plane, and serialises its answer."""
+
+    def __init__(self, settings: Settings, plane: DataPlane):
+        self.settings = settings
+        self.plane = plane
+
+    def routes(self) -> list[Route]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+def path_parameter(name: str) -> dict:
+    """Returns the OpenAPI description of a string path parameter."""
+    return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
 
 
 def json_response(document: str | bytes, status: int = 200) -> Response:
@@ -232,6 +255,5 @@ def check_list_lengths(document: Any, limit: int, fields: tuple[str, ...]) -> No
         return
     for name in fields:
         value = document.get(name)
-        if isinstance(value, list) and len(value) > limit:
-            raise InvalidRequest(f"{name}: at most {limit} per request, got {len(value)}",
-                                 details=[{"field": name, "max_items": limit}])
+        if isinstance(value, list):
+            refuse_large_batch(len(value), limit, name)

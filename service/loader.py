@@ -32,10 +32,10 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from policy_artifacts import ArtifactError, NetworkServable, list_policies, load_servable, scan_versions, version_path
+from policy_artifacts import ArtifactError, list_policies, load_servable, scan_versions, version_path
 from service import handoff, metrics
 from service.handoff import (
-    IgnoredEntry, LoaderState, PolicyRecord, ServableKind, TrafficShare, VersionRecord, VersionState,
+    IgnoredEntry, LoaderState, PolicyRecord, TrafficShare, VersionRecord, VersionState,
 )
 from service.settings import Settings
 
@@ -118,19 +118,13 @@ class Loader:
             return self._failed(policy, version, f"{type(exc).__name__}: {exc}"), True
         except BaseException as exc:  # MemoryError and the like, in a pool thread: record it too
             return self._failed(policy, version, f"{type(exc).__name__}: {exc}"), False
-        if isinstance(servable, NetworkServable):
-            kind = ServableKind.ONNX
-            arrays = {"actor": _as_bytes_array(servable.actor_onnx), "critic": _as_bytes_array(servable.critic_onnx)}
-        else:
-            kind = ServableKind.TABLES
-            arrays = {"probabilities": servable.probabilities, "values": servable.values}
         try:
-            name = handoff.write_servable(self.cache_dir, _servable_name(policy, version, print_), arrays)
+            name = handoff.write_servable(self.cache_dir, _servable_name(policy, version, print_), servable)
         except OSError as exc:  # a full or vanished cache disk: this version waits, the rest serve on
             return self._failed(policy, version, f"cannot write its servable to the cache dir: {exc.strerror}"), False
         log.info("loaded %s version %d", policy, version)
         return VersionRecord(version=version, state=VersionState.LOADED, manifest=servable.manifest,
-                             servable=name, kind=kind), True
+                             servable=name, kind=handoff.servable_kind(servable)), True
 
     def _failed(self, policy: str, version: int, reason: str) -> VersionRecord:
         log.warning("refused %s version %d: %s", policy, version, reason)
@@ -397,12 +391,6 @@ def _servable_name(policy: str, version: int, print_: tuple) -> str:
 
 def _without_time(state: LoaderState) -> dict:
     return state.model_dump(exclude={"updated_at"})
-
-
-def _as_bytes_array(data: bytes):
-    import numpy as np
-
-    return np.frombuffer(data, dtype=np.uint8)
 
 
 def main() -> None:

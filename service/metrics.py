@@ -16,6 +16,8 @@ from functools import lru_cache
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client import REGISTRY, multiprocess
 
+from policy_client.schemas import VersionState
+
 REQUESTS = Counter("lake_requests_total", "HTTP requests answered.", ["route", "method", "status"])
 LATENCY = Histogram(
     "lake_request_seconds", "Time to answer a request.", ["route"],
@@ -57,11 +59,11 @@ def latency_histogram(route: str):
 def record_versions(state) -> None:
     """Sets the per-state version counts from the loader's published state."""
     for name, policy in state.policies.items():
-        counts = {"loaded": 0, "failed": 0, "removed": 0, "loading": 0}
+        counts = dict.fromkeys(VersionState, 0)
         for record in policy.versions:
-            counts[record.state.value] += 1
+            counts[record.state] += 1
         for version_state, count in counts.items():
-            VERSIONS.labels(policy=name, state=version_state).set(count)
+            VERSIONS.labels(policy=name, state=version_state.value).set(count)
 
 
 def _ensure_directory() -> None:

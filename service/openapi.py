@@ -36,7 +36,7 @@ def _openapi_path(rule: str) -> str:
 
 def _operation(route: Route) -> dict:
     ok = {"description": "OK", **(_json(_ref(route.response_model)) if route.response_model else {})}
-    error_schema = _ref(ErrorResponse) if route.error_style == "lake" else BARE_ERROR
+    error_schema = _ref(ErrorResponse) if route.error_style == "native" else BARE_ERROR
     operation = {
         "operationId": route.operation_id, "summary": route.summary, "tags": [route.tag],
         "responses": {"200": ok, **{str(s): {"description": "Error", **_json(error_schema)} for s in route.errors}},

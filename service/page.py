@@ -3,13 +3,52 @@ versions and training curve."""
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 
+from policy_artifacts.manifest import GridLayout
 from service.policy import ServedPolicy, TabularPolicy
 from service.presentation import policy_status
 from service.registry import Snapshot
 
 ARROWS = {"LEFT": "←", "DOWN": "↓", "RIGHT": "→", "UP": "↑", "SOUTH": "↓", "NORTH": "↑", "EAST": "→", "WEST": "←"}
+GOAL_COLOUR = "#f2c744"
+END_COLOUR = "#2b2f36"  # cells where an episode ends short of a goal
+START_OUTLINE = "#2f9e44"
+OTHER_COLOURS = ("#8a4b3c", "#7b5ea7", "#2f8f9e", "#c2410c")
+
+
+@dataclass(frozen=True)
+class Tile:
+    """How the page draws one character of a grid's layout, and says what it is."""
+
+    character: str
+    meaning: str
+    style: str  # CSS declarations of its cells; "" leaves them shaded by V(s)
+    dark: bool = False
+
+
+def tiles(layout: GridLayout) -> dict[str, Tile]:
+    """Returns how each character of the layout is drawn, decided from its legend alone:
+    a goal in gold, other cells where an episode ends dark, the start outlined, the most
+    common character (the ground) shaded by V(s), and any other legend entry in a colour
+    of its own. Characters the legend does not name are drawn as ground."""
+    ground = Counter("".join(layout.rows)).most_common(1)[0][0]
+    others = iter(OTHER_COLOURS * len(layout.legend))
+    drawn = {}
+    for character, meaning in layout.legend.items():
+        words = meaning.lower()
+        if words.startswith("goal"):
+            drawn[character] = Tile(character, meaning, f"background: {GOAL_COLOUR}")
+        elif character in layout.terminal:
+            drawn[character] = Tile(character, meaning, f"background: {END_COLOUR}; color: #fff", dark=True)
+        elif words.startswith("start"):
+            drawn[character] = Tile(character, meaning, f"outline: 3px solid {START_OUTLINE}; outline-offset: -3px")
+        elif character == ground:
+            drawn[character] = Tile(character, meaning, "")
+        else:
+            drawn[character] = Tile(character, meaning, f"background: {next(others)}; color: #fff", dark=True)
+    return drawn
 
 
 @dataclass
@@ -20,6 +59,8 @@ class Cell:
     shade: float  # 0..1, V(s) relative to the grid's range
     value: float
     tooltip: str
+    style: str = ""  # the tile's (see `tiles`)
+    dark: bool = False
 
 
 def grid_cells(policy: TabularPolicy) -> list[list[Cell]] | None:
@@ -28,21 +69,20 @@ def grid_cells(policy: TabularPolicy) -> list[list[Cell]] | None:
     layout = policy.manifest.layout
     if layout is None:
         return None
-    width = len(layout.rows[0])
+    drawn = tiles(layout)
     values = policy.values_table
     low, high = float(values.min()), float(values.max())
     span = high - low or 1.0
-    rows = []
-    for r, row in enumerate(layout.rows):
-        cells = []
-        for c, tile in enumerate(row):
-            s = r * width + c
-            greedy = policy.action_names[policy.greedy_table[s]]
-            listing = ", ".join(f"{name} {p:.2f}" for name, p in zip(policy.action_names, policy.probabilities_table[s]))
-            tooltip = f"state {s} ({layout.legend.get(tile, tile)}): V={values[s]:.3f}; {listing}"
-            arrow = "" if tile in layout.terminal else ARROWS.get(greedy, greedy[:1])
-            cells.append(Cell(s, tile, arrow, (float(values[s]) - low) / span, float(values[s]), tooltip))
-        rows.append(cells)
+    rows = [[] for _ in layout.rows]
+    for s in range(layout.n_cells):
+        r, _, tile = layout.cell(s)
+        greedy = policy.action_names[policy.greedy_table[s]]
+        listing = ", ".join(f"{name} {p:.2f}" for name, p in zip(policy.action_names, policy.probabilities_table[s]))
+        tooltip = f"state {s} ({layout.legend.get(tile, tile)}): V={values[s]:.3f}; {listing}"
+        arrow = "" if tile in layout.terminal else ARROWS.get(greedy, greedy[:1])
+        look = drawn.get(tile)
+        rows[r].append(Cell(s, tile, arrow, (float(values[s]) - low) / span, float(values[s]), tooltip,
+                            look.style if look else "", look.dark if look else False))
     return rows
 
 
@@ -75,7 +115,7 @@ def page_policies(snapshot: Snapshot, max_cells: int) -> list[dict]:
             "name": entry.name, "served": served, "status": policy_status(entry),
             "cells": grid_cells(served) if isinstance(served, TabularPolicy)
             and served.n_states * len(served.action_names) <= max_cells else None,
-            "legend": manifest.layout.legend if manifest and manifest.layout else {},
+            "legend": list(tiles(manifest.layout).values()) if manifest and manifest.layout else [],
             "env": manifest.env if manifest else None,
             "space": space_summary(served) if served else "",
             "evaluation": manifest.evaluation if manifest else None,

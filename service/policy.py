@@ -15,7 +15,9 @@ from functools import cached_property
 
 import numpy as np
 
-from policy_artifacts.manifest import BoxSpace, Manifest
+from policy_artifacts.loading import NetworkServable, TabularServable
+from policy_artifacts.manifest import Manifest
+from policy_artifacts.spaces import BoxSpace, DiscreteSpace, sample_from_cumulative
 
 _generator: dict[int, np.random.Generator] = {}
 
@@ -32,16 +34,6 @@ def unseeded_generator() -> np.random.Generator:
     if generator is None:
         generator = _generator[pid] = np.random.default_rng()
     return generator
-
-
-def sample_from_cumulative(cumulative: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Returns one action per row by inverse CDF; rows of `cumulative` end at (about) 1."""
-    last = cumulative.shape[1] - 1
-    if len(cumulative) == 1:  # one observation, the common request: skip the array machinery
-        row = cumulative[0]
-        return np.array([min(int(row.searchsorted(rng.random() * row[-1], side="right")), last)])
-    draws = rng.random(len(cumulative))[:, None] * cumulative[:, -1:]
-    return np.minimum((draws >= cumulative).sum(axis=1), last)
 
 
 def masked(probabilities: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -69,26 +61,12 @@ class ServedPolicy:
         return self.manifest.action_names
 
     @property
-    def observation_space(self):
+    def observation_space(self) -> DiscreteSpace | BoxSpace:
         return self.manifest.observation_space
 
     @property
     def is_tabular(self) -> bool:
         return False
-
-    @cached_property
-    def box_bound_lists(self) -> tuple[list[float], list[float]]:
-        """Returns (low, high) flattened as Python floats, +-inf where unbounded."""
-        space: BoxSpace = self.manifest.observation_space
-        return ([-np.inf if v is None else v for v in space.low], [np.inf if v is None else v for v in space.high])
-
-    @cached_property
-    def box_bounds(self) -> tuple[np.ndarray, np.ndarray]:
-        """Returns (low, high) of a Box observation space, of its shape; +-inf where unbounded."""
-        space: BoxSpace = self.manifest.observation_space
-        low = np.array([-np.inf if v is None else v for v in space.low], dtype=np.float64).reshape(space.shape)
-        high = np.array([np.inf if v is None else v for v in space.high], dtype=np.float64).reshape(space.shape)
-        return low, high
 
     def probabilities(self, observations: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -174,14 +152,14 @@ class NetworkPolicy(ServedPolicy):
 
     def warm_up(self) -> None:
         """Builds both sessions now, so the first request does not pay for it."""
-        space: BoxSpace = self.manifest.observation_space
-        zeros = np.zeros((1, *space.shape), dtype=np.float32)
+        space = self.observation_space
+        zeros = np.zeros((1, *space.wire_shape), dtype=space.wire_dtype)
         self.probabilities(zeros)
         self.value(zeros)
 
     def _run(self, model, observations: np.ndarray) -> np.ndarray:
         session, input_name = model
-        return session.run(None, {input_name: observations.astype(np.float32, copy=False)})[0]
+        return session.run(None, {input_name: observations.astype(BoxSpace.wire_dtype, copy=False)})[0]
 
     def probabilities(self, observations: np.ndarray) -> np.ndarray:
         probabilities = np.asarray(self._run(self._actor, observations), dtype=np.float64)
@@ -198,3 +176,15 @@ class NetworkPolicy(ServedPolicy):
 
     def value(self, observations: np.ndarray) -> np.ndarray:
         return np.asarray(self._run(self._critic, observations), dtype=np.float64).reshape(-1)
+
+
+def served_policy(name: str, version: int, servable: TabularServable | NetworkServable) -> ServedPolicy:
+    """Returns the policy that answers from a servable (a Box policy's ONNX sessions built
+    now, so the first request does not pay for them)."""
+    if isinstance(servable, NetworkServable):
+        policy = NetworkPolicy(name, version, servable.manifest,
+                               actor_onnx=servable.actor_onnx, critic_onnx=servable.critic_onnx)
+        policy.warm_up()
+        return policy
+    return TabularPolicy(name, version, servable.manifest,
+                         probabilities_table=servable.probabilities, values_table=servable.values)

@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from service import handoff, metrics
-from service.handoff import LoaderState, PolicyRecord, ServableKind, VersionRecord, VersionState
-from service.policy import NetworkPolicy, ServedPolicy, TabularPolicy
+from service.handoff import LoaderState, PolicyRecord, VersionState
+from service.policy import ServedPolicy, served_policy
 
 log = logging.getLogger("service.registry")
 WATCH_INTERVAL = 0.25
@@ -50,16 +50,6 @@ class Snapshot:
     @property
     def ready(self) -> bool:
         return any(entry.served for entry in self.policies.values())
-
-
-def _build_policy(name: str, record: VersionRecord, arrays: dict) -> ServedPolicy:
-    if record.kind is ServableKind.ONNX:
-        policy = NetworkPolicy(name, record.version, record.manifest,
-                               actor_onnx=arrays["actor"].tobytes(), critic_onnx=arrays["critic"].tobytes())
-        policy.warm_up()
-        return policy
-    return TabularPolicy(name, record.version, record.manifest,
-                         probabilities_table=arrays["probabilities"], values_table=arrays["values"])
 
 
 class Registry:
@@ -106,7 +96,7 @@ class Registry:
                 policy = self._by_servable.get(version.servable)
                 if policy is None:
                     try:
-                        policy = _build_policy(name, version, handoff.read_servable(self.cache_dir, version.servable))
+                        policy = served_policy(name, version.version, handoff.read_servable(self.cache_dir, version))
                     except Exception:  # one unreadable servable costs that version, not the rest
                         log.exception("cannot read the servable of %s version %d", name, version.version)
                         unreadable.append(version.servable)

@@ -27,6 +27,7 @@ import gevent
 from gunicorn import util
 from gunicorn.workers.ggevent import GeventWorker
 
+from service.errors import http_error
 from service.settings import Settings
 
 
@@ -75,8 +76,7 @@ class DeadlineSocket:
 
 def write_json_error(sock, status_int: int, reason: str, mesg: str) -> None:
     """gunicorn's `util.write_error`, answering in the service's JSON error shape."""
-    code = reason.lower().replace(" ", "_") or "error"
-    body = json.dumps({"error": {"status": status_int, "code": code, "message": mesg or reason, "details": []}})
+    body = json.dumps(http_error(status_int, reason, mesg).body())
     head = (f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\nContent-Type: application/json\r\n"
             f"Content-Length: {len(body.encode())}\r\n\r\n")
     util.write_nonblock(sock, (head + body).encode("latin1", errors="replace"))

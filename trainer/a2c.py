@@ -14,11 +14,12 @@ from typing import Callable
 import keras
 import numpy as np
 
+from policy_artifacts.spaces import sample_categorical
+
 from trainer.advantages import generalized_advantages
 from trainer.config import Hyperparameters
 from trainer.evaluation import Evaluation
 from trainer.losses import ActorLoss, pack_targets
-from trainer.sampling import sample_categorical
 from trainer.tasks.base import Task
 
 

@@ -16,7 +16,8 @@ from typing import Callable, Literal
 import numpy as np
 from gymnasium.vector import SyncVectorEnv
 
-from trainer.sampling import sample_categorical
+from policy_artifacts.spaces import sample_categorical
+
 from trainer.transitions import TransitionTable
 
 Metric = Literal["success_rate", "expected_return", "mean_return"]

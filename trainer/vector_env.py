@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from trainer.sampling import sample_categorical
+from policy_artifacts.spaces import sample_categorical
+
 from trainer.transitions import TransitionTable
 
 

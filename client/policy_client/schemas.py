@@ -8,12 +8,22 @@ typo is an error rather than a silently ignored option.
 
 from __future__ import annotations
 
+import enum
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
 
-POLICY_NAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,63}$"
-LABEL_PATTERN = r"^[a-z][a-z0-9_-]{0,31}$"
+from policy_client.names import LABEL_PATTERN, POLICY_NAME_PATTERN
+
+
+class VersionState(str, enum.Enum):
+    """Where a version stands with the loader: the one set of states, on the wire and in
+    the loader's hand-off alike (each protocol names them in its own words)."""
+
+    LOADED = "loaded"  # verified and servable; a request may pin it
+    FAILED = "failed"  # refused by the artifact gate; `error` says why
+    REMOVED = "removed"  # gone from disk (or aged out) after it was loaded
+    LOADING = "loading"  # being read and checked now, in the loader's pool
 
 
 class _Request(BaseModel):
@@ -100,14 +110,16 @@ class CellPolicy(BaseModel):
 
 
 class PolicyTableResponse(_Answer):
-    desc: list[str] | None = Field(None, description="The grid layout's rows, for grid worlds.")
+    layout: dict | None = Field(
+        None, description="For grid worlds, the manifest's layout: rows (one character per cell; state = row * "
+        "width + column), legend (character -> what the cell is) and terminal (characters where an episode ends).")
     action_names: list[str]
     cells: list[CellPolicy]
 
 
 class VersionStatus(BaseModel):
     version: int
-    state: Literal["loaded", "failed", "removed", "loading"]
+    state: VersionState
     error: str | None = None
     created_at: str | None = None
     evaluation: dict | None = None

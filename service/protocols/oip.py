@@ -1,8 +1,9 @@
 """The Open Inference Protocol (KServe V2, Triton's HTTP API), served from the data plane.
 
 A policy is a model and its versions are model versions (labels too). One input,
-`observation`, the observations as one tensor (`INT64`/`INT32` [batch] or [batch, 1] for
-discrete spaces, `FP32`/`FP64` [batch, *shape] for Box spaces; a batch may be empty),
+`observation`, the observations as one tensor (any integer type, [batch] or [batch, 1], for
+discrete spaces; `FP32`/`FP64` [batch, *shape] for Box spaces; a batch may be empty; the
+metadata names the space's wire datatype, `policy_artifacts.spaces`),
 JSON or binary (the binary tensor data extension). Outputs `action` (INT64 [batch]),
 `probabilities` (FP64 [batch, actions]) and `value` (FP64 [batch]): all three unless the
 request names some, then those, in its order. Request `parameters`: `mode` ("sample",
@@ -25,21 +26,24 @@ import json
 import numpy as np
 from flask import Response, request
 
-from service.dataplane import OUTPUTS, DataPlane, InferenceAnswer, InferenceRequest, version_reference
-from service.errors import InvalidRequest, NotReady, ProbeFalse, ServiceError
-from service.http import Route, json_response, parse_json, read_body_bytes, read_json_body, validate
+from service.dataplane import OUTPUTS, InferenceAnswer, InferenceRequest, version_reference
+from service.errors import InvalidRequest, NotReady, ProbeFalse, ServiceError, refuse_large_batch
+from service.http import (
+    Api, Route, json_response, parse_json, path_parameter, read_body_bytes, read_json_body, validate,
+)
 from service.policy import ServedPolicy
 from service.protocols import bare_error_response
 from service.protocols.oip_types import InferRequest, RepositoryIndexRequest
-from service.protocols.tensors import BINARY_HEADER, encode_output, split_binary_body, tensor_array
-from service.settings import Settings
+from service.protocols.tensors import BINARY_HEADER, DATATYPE_NAMES, encode_output, split_binary_body, tensor_array
+from policy_client.schemas import VersionState
 
 INPUT_NAME = "observation"
 OUTPUT_TYPES = {"action": "INT64", "probabilities": "FP64", "value": "FP64"}
 SERVER_NAME, SERVER_VERSION = "lake-policy-server", "2"
 EXTENSIONS = ["binary_tensor_data", "model_repository"]
 # Triton's model states, for the loader's version states.
-STATES = {"loaded": "READY", "loading": "LOADING", "failed": "UNAVAILABLE", "removed": "UNAVAILABLE"}
+STATES = {VersionState.LOADED: "READY", VersionState.LOADING: "LOADING", VersionState.FAILED: "UNAVAILABLE",
+          VersionState.REMOVED: "UNAVAILABLE"}
 
 
 def render_error(error: ServiceError) -> Response:
@@ -51,14 +55,9 @@ def _versioned(path: str) -> list[str]:
     return [f"/v2/models/<name>{path}", f"/v2/models/<name>/versions/<version>{path}"]
 
 
-class OpenInferenceApi:
-    def __init__(self, settings: Settings, plane: DataPlane):
-        self.settings = settings
-        self.plane = plane
-
+class OpenInferenceApi(Api):
     def routes(self) -> list[Route]:
-        name_param = {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
-        version_param = {"name": "version", "in": "path", "required": True, "schema": {"type": "string"}}
+        name_param, version_param = path_parameter("name"), path_parameter("version")
 
         def route(path, method, handler, operation, summary, errors=(), parameters=()):
             return Route(path, method, handler, operation, summary, "open-inference", errors=errors,
@@ -77,7 +76,7 @@ class OpenInferenceApi:
         for verb in ("load", "unload"):
             routes.append(route(f"/v2/repository/models/<name>/{verb}", "POST", self.model_control,
                                 f"oipRepositoryModel{verb.title()}",
-                                f"Always 400: versions are loaded as they are published (Triton's POLL mode)",
+                                "Always 400: versions are loaded as they are published (Triton's POLL mode)",
                                 errors=(400,), parameters=(name_param,)))
         for suffix, handler, method, summary, operation, errors in [
             ("", self.model_metadata, "GET", "Model metadata: inputs and outputs", "oipModelMetadata", (400, 404, 503)),
@@ -110,10 +109,10 @@ class OpenInferenceApi:
         document = parse_json(raw, self.plane.max_json_values()) if raw.strip() else {}
         only_ready = validate(RepositoryIndexRequest, document, self.settings.max_error_details).ready
         index = [
-            {"name": entry.name, "version": str(record.version), "state": STATES[record.state.value],
+            {"name": entry.name, "version": str(record.version), "state": STATES[record.state],
              "reason": record.error or ""}
             for entry in self.plane.repository() for record in entry.record.versions
-            if not only_ready or STATES[record.state.value] == "READY"
+            if not only_ready or record.state is VersionState.LOADED
         ]
         return json_response(json.dumps(index))
 
@@ -186,8 +185,7 @@ class OpenInferenceApi:
         if names != [INPUT_NAME]:
             raise InvalidRequest(f"inputs: this model takes one input, {INPUT_NAME!r}, got {names[:3]}")
         tensor = body.inputs[0]
-        if tensor.shape[0] > self.settings.max_batch:
-            raise InvalidRequest(f"inputs[0]: at most {self.settings.max_batch} observations, got {tensor.shape[0]}")
+        refuse_large_batch(tensor.shape[0], self.settings.max_batch, "inputs[0]")  # before decoding its data
         size = tensor.parameters.binary_data_size if tensor.parameters else None
         if size is None:
             if binary:
@@ -245,15 +243,13 @@ def _answer(body: InferRequest, answer: InferenceAnswer, wanted: dict[str, bool]
 
 
 def _platform(policy: ServedPolicy) -> str:
-    return "lake_tables" if policy.is_tabular else "onnxruntime_onnx"
+    """Returns what runs the version: its per-state tables, or its ONNX models."""
+    return "numpy_tables" if policy.is_tabular else "onnxruntime_onnx"
 
 
 def _signature(policy: ServedPolicy) -> tuple[list[dict], list[dict]]:
     space = policy.observation_space
-    if policy.observation_space.kind == "discrete":
-        observation = {"name": INPUT_NAME, "datatype": "INT64", "shape": [-1, 1]}
-    else:
-        observation = {"name": INPUT_NAME, "datatype": "FP32", "shape": [-1, *space.shape]}
+    observation = {"name": INPUT_NAME, "datatype": DATATYPE_NAMES[space.wire_dtype], "shape": [-1, *space.wire_shape]}
     n_actions = len(policy.action_names)
     outputs = [
         {"name": "action", "datatype": "INT64", "shape": [-1]},

@@ -17,6 +17,7 @@ DATATYPES = {
     "INT64": np.dtype("<i8"), "UINT8": np.dtype("<u1"), "UINT16": np.dtype("<u2"), "UINT32": np.dtype("<u4"),
     "UINT64": np.dtype("<u8"), "FP16": np.dtype("<f2"), "FP32": np.dtype("<f4"), "FP64": np.dtype("<f8"),
 }
+DATATYPE_NAMES = {dtype: name for name, dtype in DATATYPES.items()}
 INTEGER_TYPES = ("INT64", "INT32", "INT16", "INT8", "UINT64", "UINT32", "UINT16", "UINT8")
 FLOAT_TYPES = ("FP32", "FP64", "FP16")
 BINARY_HEADER = "Inference-Header-Content-Length"

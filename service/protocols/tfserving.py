@@ -25,15 +25,16 @@ from __future__ import annotations
 import json
 from typing import Any, Annotated
 
+import numpy as np
 from flask import Response, request
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
 from werkzeug.routing import BaseConverter
 
-from service.dataplane import DataPlane, InferenceRequest, version_reference
+from service.dataplane import InferenceRequest, version_reference
 from service.errors import InvalidRequest, MethodNotAllowed, RouteNotFound, ServiceError
-from service.http import Route, json_response, parse_json, read_body_bytes, validate
+from service.http import Api, Route, json_response, parse_json, path_parameter, read_body_bytes, validate
 from service.protocols import bare_error_response
-from service.settings import Settings
+from policy_client.schemas import VersionState
 
 INPUT_NAMES = ("observation", "state")
 ACTOR, CRITIC = "serving_default", "value"
@@ -41,6 +42,12 @@ ACTOR, CRITIC = "serving_default", "value"
 SIGNATURES = {"predict": {"": ACTOR, ACTOR: ACTOR, CRITIC: CRITIC}, "classify": {"": ACTOR, ACTOR: ACTOR},
               "regress": {"": CRITIC, CRITIC: CRITIC}}
 SIGNATURE_DEF_MAP = "type.googleapis.com/tensorflow.serving.SignatureDefMap"
+# TensorFlow's names of the spaces' wire datatypes (policy_artifacts.spaces).
+TF_DTYPES = {np.dtype(np.int64): "DT_INT64", np.dtype(np.int32): "DT_INT32", np.dtype(np.float32): "DT_FLOAT",
+             np.dtype(np.float64): "DT_DOUBLE"}
+# TF Serving's version states, for the loader's.
+TF_STATES = {VersionState.LOADED: "AVAILABLE", VersionState.LOADING: "LOADING", VersionState.FAILED: "END",
+             VersionState.REMOVED: "END"}
 
 
 class ModelSegment(BaseConverter):
@@ -79,15 +86,9 @@ def render_error(error: ServiceError) -> Response:
     return bare_error_response(error)
 
 
-class TfServingApi:
-    def __init__(self, settings: Settings, plane: DataPlane):
-        self.settings = settings
-        self.plane = plane
-
+class TfServingApi(Api):
     def routes(self) -> list[Route]:
-        name = {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
-        version = {"name": "version", "in": "path", "required": True, "schema": {"type": "string"}}
-        label = {"name": "label", "in": "path", "required": True, "schema": {"type": "string"}}
+        name, version, label = path_parameter("name"), path_parameter("version"), path_parameter("label")
         routes = []
         for prefix, params, suffix in [
             ("/v1/models/<tfs:name>", (name,), ""),
@@ -114,18 +115,16 @@ class TfServingApi:
         reference = version_reference(version if version is not None else label)
         view = self.plane.model(name, reference)
         if reference is None:
-            statuses = [_version_status(r.version, r.state.value, r.error) for r in view.entry.record.versions]
+            statuses = [_version_status(r.version, r.state, r.error) for r in view.entry.record.versions]
         else:
-            statuses = [_version_status(view.policy.version, "loaded", None)]
+            statuses = [_version_status(view.policy.version, VersionState.LOADED, None)]
         return json_response(json.dumps({"model_version_status": statuses}))
 
     def metadata(self, name: str, version: str | None = None, label: str | None = None) -> Response:
         policy = self.plane.model(name, version_reference(version if version is not None else label)).policy
         space = policy.observation_space
-        if space.kind == "discrete":
-            observation = {"dtype": "DT_INT64", "tensor_shape": _shape([-1, 1]), "name": "observation"}
-        else:
-            observation = {"dtype": "DT_FLOAT", "tensor_shape": _shape([-1, *space.shape]), "name": "observation"}
+        observation = {"dtype": TF_DTYPES[space.wire_dtype], "tensor_shape": _shape([-1, *space.wire_shape]),
+                       "name": "observation"}
 
         def signature(output: str, width: int) -> dict:
             return {"inputs": {"observation": observation},
@@ -178,8 +177,6 @@ class TfServingApi:
         return parse_json(raw, self.plane.max_json_values(), allow_non_finite=True)
 
     def _infer(self, name, version, label, observations: list, output: str, field: str):
-        if len(observations) > self.settings.max_batch:
-            raise InvalidRequest(f"{field}: at most {self.settings.max_batch} per request, got {len(observations)}")
         return self.plane.infer(InferenceRequest(
             policy=name, version=version_reference(version if version is not None else label),
             observations=observations, outputs=(output,), field=field))
@@ -240,7 +237,6 @@ def _shape(dims: list[int]) -> dict:
     return {"dim": [{"size": str(d), "name": ""} for d in dims], "unknown_rank": False}
 
 
-def _version_status(version: int, state: str, error: str | None) -> dict:
-    tf_state = {"loaded": "AVAILABLE", "loading": "LOADING", "failed": "END", "removed": "END"}[state]
-    return {"version": str(version), "state": tf_state,
-            "status": {"error_code": "OK" if state == "loaded" else "UNKNOWN", "error_message": error or ""}}
+def _version_status(version: int, state: VersionState, error: str | None) -> dict:
+    return {"version": str(version), "state": TF_STATES[state],
+            "status": {"error_code": "OK" if state is VersionState.LOADED else "UNKNOWN", "error_message": error or ""}}

@@ -60,7 +60,7 @@ def test_seeded_samples_repeat_and_unseeded_follow_the_policy(service, keras_out
 def test_policy_table_describes_every_cell(service, keras_outputs):
     probabilities, values = keras_outputs
     table = service.get("/policy").json()
-    assert table["desc"] == ["SFFF", "FHFH", "FFFH", "HFFG"]
+    assert table["layout"]["rows"] == ["SFFF", "FHFH", "FFFH", "HFFG"]
     assert [c["tile"] for c in table["cells"]][:6] == ["S", "F", "F", "F", "F", "H"]
     assert [c["greedy_action"] for c in table["cells"]] == probabilities.argmax(axis=1).tolist()
     np.testing.assert_allclose([c["value"] for c in table["cells"]], values, rtol=1e-5, atol=1e-6)

@@ -2,6 +2,7 @@
 TensorFlow, equal to the Keras models, with every observation checked against the space."""
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -110,7 +111,8 @@ def test_no_process_of_the_service_loads_tensorflow_or_keras(box_service):
     assert len(workers) == 2 and len(loaders) == 1
     for pid in [box_service.process.pid, *pids]:
         maps = open(f"/proc/{pid}/maps").read()
-        assert "tensorflow" not in maps and "/keras/" not in maps and "jax" not in maps, pid
+        # jax as a library directory (jax/, jaxlib/): a temporary directory's random name may hold "jax".
+        assert "tensorflow" not in maps and "/keras/" not in maps and not re.search(r"/jax(lib)?/", maps), pid
     for pid in workers + loaders:  # the loader checks the serving form; the workers run it
         assert "onnxruntime" in open(f"/proc/{pid}/maps").read()
 

@@ -30,5 +30,6 @@ def test_a_schema_1_version_serves_the_answers_it_always_did(tmp_path):
     np.testing.assert_allclose(service.post("/value", {"observations": states}).json()["values"],
                                expected["values"], **FLOAT32_REORDERED)
     table = service.get("/policy").json()
-    assert table["desc"] == json.loads((root / POLICY / "1" / "manifest.json").read_text())["env"]["desc"]
+    # Schema 1 kept the map in env.desc; it is served as the layout's rows.
+    assert table["layout"]["rows"] == json.loads((root / POLICY / "1" / "manifest.json").read_text())["env"]["desc"]
     assert service.get("/").status_code == 200
