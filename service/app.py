@@ -30,7 +30,7 @@ from service.settings import Settings
 
 def create_app(settings: Settings | None = None, cache_dir: Path | None = None, watch: bool = True) -> Flask:
     settings = settings or Settings()
-    cache_dir = cache_dir or settings.cache_dir  # gunicorn's master sets LAKE_CACHE_DIR for its workers
+    cache_dir = cache_dir or settings.cache_dir  # gunicorn's master sets POLICY_CACHE_DIR for its workers
     if cache_dir is None:
         raise RuntimeError("no cache dir: run under service/gunicorn.conf.py or pass cache_dir")
     registry = Registry(Path(cache_dir))

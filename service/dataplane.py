@@ -257,7 +257,7 @@ class DataPlane:
         if cells > self.settings.max_answer_cells:
             raise PayloadTooLarge(
                 f"the answer would hold {cells} numbers ({what}), over the limit of "
-                f"{self.settings.max_answer_cells} (LAKE_MAX_ANSWER_CELLS); ask for fewer observations",
+                f"{self.settings.max_answer_cells} (POLICY_MAX_ANSWER_CELLS); ask for fewer observations",
                 details=[{"field": "observations", "cells": cells, "limit": self.settings.max_answer_cells}],
             )
 

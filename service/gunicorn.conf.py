@@ -51,7 +51,7 @@ def on_starting(server):
     _owned_dirs.append(metrics_dir)
     # If the master is killed (SIGKILL runs no hook), the loader outlives it briefly and
     # removes these on its way out.
-    os.environ["LAKE_OWNED_SCRATCH_DIRS"] = os.pathsep.join(_owned_dirs)
+    os.environ["POLICY_OWNED_SCRATCH_DIRS"] = os.pathsep.join(_owned_dirs)
     # Started before the sockets and workers, so its first scan overlaps their start-up
     # (workers accept connections only once it has published: service/worker.py). If the
     # master never comes up, the loader notices its parent is gone and stops.

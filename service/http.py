@@ -126,7 +126,7 @@ def read_body_bytes(max_bytes: int) -> bytes:
         reservation = 0
     elif not BODY_BUDGET.reserve(reservation):
         raise Overloaded(f"this worker is receiving {BODY_BUDGET.held} bytes of other request bodies, its budget "
-                         f"is {BODY_BUDGET.limit} (LAKE_BODY_BUDGET_BYTES); retry shortly")
+                         f"is {BODY_BUDGET.limit} (POLICY_BODY_BUDGET_BYTES); retry shortly")
     g.body_reserved = reservation
     try:
         # Read from the server's stream directly: for a chunked body (no Content-Length)

@@ -366,7 +366,7 @@ class Loader:
         while True:
             if os.getppid() != parent:  # the master is gone (even by SIGKILL): so is our reason to run
                 log.warning("the gunicorn master exited; removing its scratch directories and stopping")
-                for directory in filter(None, os.environ.get("LAKE_OWNED_SCRATCH_DIRS", "").split(os.pathsep)):
+                for directory in filter(None, os.environ.get("POLICY_OWNED_SCRATCH_DIRS", "").split(os.pathsep)):
                     shutil.rmtree(directory, ignore_errors=True)
                 return
             try:
@@ -396,7 +396,7 @@ def _without_time(state: LoaderState) -> dict:
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="[loader] %(levelname)s %(message)s", stream=sys.stderr)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    settings = Settings()  # LAKE_CACHE_DIR is set by gunicorn's master (gunicorn.conf.py)
+    settings = Settings()  # POLICY_CACHE_DIR is set by gunicorn's master (gunicorn.conf.py)
     Loader(settings, Path(settings.cache_dir)).run_forever()
 
 

@@ -48,7 +48,7 @@ def _operation(route: Route) -> dict:
     return operation
 
 
-def openapi_document(routes: list[Route], title: str = "lake-policy-server") -> dict:
+def openapi_document(routes: list[Route], title: str = "keras-policy-server") -> dict:
     models = {m for r in routes for m in (r.request_model, r.response_model) if m} | {ErrorResponse}
     _, schemas = models_json_schema(
         [(m, "validation") for m in sorted(models, key=lambda m: m.__name__)],

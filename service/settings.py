@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 from pathlib import Path
 from typing import Annotated, Any
 
 from policy_artifacts import ArtifactLimits
+from policy_artifacts.names import LABEL, LABEL_RULE
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
@@ -25,7 +25,6 @@ LEGACY_ENV_PREFIX = "LAKE_"
 # Labels the loader always resolves ("latest": the served version; "previous": the newest
 # loaded one below it); a label must not shadow them, nor look like a version number.
 BUILT_IN_LABELS = ("latest", "previous")
-LABEL_NAME = re.compile(r"[a-z][a-z0-9._-]{0,63}")
 
 log = logging.getLogger(__name__)
 _warned: set[str] = set()
@@ -150,10 +149,11 @@ class Settings(BaseSettings):
     def _labels_are_names(cls, labels: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
         for policy, names in labels.items():
             for label, version in names.items():
-                if label in BUILT_IN_LABELS or not LABEL_NAME.fullmatch(label):
+                # The request pattern itself: a label configured here can always be asked for.
+                if label in BUILT_IN_LABELS or not LABEL.fullmatch(label):
                     raise ValueError(
-                        f"{policy}: label {label[:40]!r} must start with a letter, use a-z, 0-9, '.', '_', '-', "
-                        f"and not be {' or '.join(map(repr, BUILT_IN_LABELS))} (they always exist)"
+                        f"{policy}: label {label[:40]!r} must be {LABEL_RULE}, starting with a letter, at most "
+                        f"32 characters, and not {' or '.join(map(repr, BUILT_IN_LABELS))} (they always exist)"
                     )
                 if version < 1:
                     raise ValueError(f"{policy}: label {label!r} names version {version}; versions start at 1")

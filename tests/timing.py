@@ -4,7 +4,7 @@ gets longer bounds instead of failures.
 A wait here only bounds how long a test that is going wrong takes to say so: every one of
 them returns as soon as what it waits for happens. None decides whether a test passes, so
 generous bounds cost a passing run nothing. `seconds(quiet)` is `quiet` (enough on a quiet
-2-core machine) times LAKE_TEST_TIME_SCALE, 3 by default: CI runs the whole suite with both
+2-core machine) times POLICY_TEST_TIME_SCALE, 3 by default: CI runs the whole suite with both
 cores of its machine kept busy at that default. Set it higher on a machine slower still.
 
 Times a scenario is made of (how fast a client trickles its bytes, the service's own
@@ -14,7 +14,7 @@ timeouts under test) are not waits and are not scaled.
 import os
 import time
 
-SCALE_VARIABLE = "LAKE_TEST_TIME_SCALE"
+SCALE_VARIABLE = "POLICY_TEST_TIME_SCALE"
 DEFAULT_SCALE = 3.0
 
 

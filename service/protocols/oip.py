@@ -16,7 +16,7 @@ Health probes answer 200 for true and 400 for false.
 The model repository extension is Triton's in its POLL model-control mode: the index
 lists every version the loader knows of, and explicit load and unload are refused,
 because versions are loaded by the loader as they are published (pin one with
-LAKE_PINNED_VERSIONS).
+POLICY_PINNED_VERSIONS).
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from policy_client.schemas import VersionState
 
 INPUT_NAME = "observation"
 OUTPUT_TYPES = {"action": "INT64", "probabilities": "FP64", "value": "FP64"}
-SERVER_NAME, SERVER_VERSION = "lake-policy-server", "2"
+SERVER_NAME, SERVER_VERSION = "keras-policy-server", "2"
 EXTENSIONS = ["binary_tensor_data", "model_repository"]
 # Triton's model states, for the loader's version states.
 STATES = {VersionState.LOADED: "READY", VersionState.LOADING: "LOADING", VersionState.FAILED: "UNAVAILABLE",
@@ -119,7 +119,7 @@ class OpenInferenceApi(Api):
     def model_control(self, name: str) -> Response:
         raise InvalidRequest(
             f"explicit model load and unload are not allowed for {name[:80]!r}: this server polls its artifact root and "
-            "loads each version as it is published (pin a version with LAKE_PINNED_VERSIONS)")
+            "loads each version as it is published (pin a version with POLICY_PINNED_VERSIONS)")
 
     # ---- models ------------------------------------------------------------------------
 

@@ -26,7 +26,7 @@ def held_body(port: int) -> socket.socket:
 @pytest.mark.parametrize("workers", [1])
 def test_bodies_over_the_budget_get_503_and_normal_requests_are_answered(published_policy, start_service, workers):
     root, _, _ = published_policy
-    service = start_service(root, LAKE_WORKERS=workers, LAKE_BODY_BUDGET_BYTES=BUDGET, LAKE_DEFAULT_POLICY=POLICY)
+    service = start_service(root, POLICY_WORKERS=workers, POLICY_BODY_BUDGET_BYTES=BUDGET, POLICY_DEFAULT_POLICY=POLICY)
     service.wait_ready()
     held = [held_body(service.port) for _ in range(2)]
     try:
@@ -57,7 +57,7 @@ def _third_is_refused(port: int) -> bool:
             if not answer:
                 return False
         assert answer.startswith(b"HTTP/1.1 503") and b'"code":"overloaded"' in answer.replace(b" ", b""), answer[:300]
-        assert b"LAKE_BODY_BUDGET_BYTES" in answer
+        assert b"POLICY_BODY_BUDGET_BYTES" in answer
         return True
     finally:
         sock.close()

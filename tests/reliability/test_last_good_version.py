@@ -52,7 +52,7 @@ def test_a_fresh_instance_walks_back_past_twenty_broken_versions(tmp_path, start
 def test_state_stays_bounded_and_unserved_tables_are_deleted(tmp_path, start_service):
     root, cache = tmp_path / "artifacts", tmp_path / "cache"
     first = publish_models(root, POLICY, *random_models(seed=1)).path
-    service = start_service(root, LAKE_KEEP_VERSIONS=2, LAKE_CACHE_DIR=cache)
+    service = start_service(root, POLICY_KEEP_VERSIONS=2, POLICY_CACHE_DIR=cache)
     service.wait_ready()
     for number in range(2, 9):
         copy_as_version(root, first, number)

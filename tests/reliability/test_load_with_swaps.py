@@ -14,7 +14,7 @@ CLIENTS = 4
 def test_no_request_fails_and_no_answer_comes_from_a_bad_or_stale_version(tmp_path, start_service):
     root = tmp_path / "artifacts"
     publish_models(root, POLICY, *random_models(seed=1))
-    service = start_service(root, LAKE_WORKERS=3)
+    service = start_service(root, POLICY_WORKERS=3)
     service.wait_ready()
     answers = [[] for _ in range(CLIENTS)]  # per client: versions in the order answered
     failures, stop = [], threading.Event()

@@ -60,7 +60,7 @@ def ready_service(tmp_path, start_service, **env):
 
 def test_sigterm_lets_in_flight_requests_finish_and_exits(tmp_path, start_service):
     graceful = int(seconds(10))  # a bound: under load a request may need more than a quiet machine's 10 s
-    service = ready_service(tmp_path, start_service, LAKE_GRACEFUL_TIMEOUT=graceful)
+    service = ready_service(tmp_path, start_service, POLICY_GRACEFUL_TIMEOUT=graceful)
     big = {"observations": [0] * 10000}
     results, answered = [], threading.Event()
 
@@ -117,7 +117,7 @@ def test_a_bad_state_in_the_cache_dir_does_not_stop_workers_from_booting(tmp_pat
     (cache / "servables").mkdir(parents=True)
     (cache / "state.json").write_text('{"artifact_root_exists": true}')  # not a LoaderState
     (cache / "servables" / "frozenlake-4x4-1-000000000000.npz").write_text("garbage")
-    service = start_service(root, LAKE_CACHE_DIR=cache)
+    service = start_service(root, POLICY_CACHE_DIR=cache)
     service.wait_ready()  # the loader replaced the state; the workers booted and picked it up
     assert service.post("/act", {"observation": 0}).json()["version"] == 1
 

@@ -51,7 +51,7 @@ def test_stalled_and_slow_clients_do_not_stop_normal_requests(tmp_path, start_se
     root = tmp_path / "artifacts"
     publish_models(root, POLICY, *random_models())
     # The stalled clients are held for as long as the service allows, all through the test.
-    service = start_service(root, LAKE_KEEPALIVE=LONGEST, LAKE_REQUEST_TIMEOUT=LONGEST)
+    service = start_service(root, POLICY_KEEPALIVE=LONGEST, POLICY_REQUEST_TIMEOUT=LONGEST)
     service.wait_ready()
     body_head = (f"POST /act HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                  f"Content-Length: 100\r\n\r\n{{").encode()
@@ -84,7 +84,7 @@ def test_stalled_and_slow_clients_do_not_stop_normal_requests(tmp_path, start_se
 def test_a_request_whose_headers_stall_is_closed_after_keepalive(tmp_path, start_service):
     root = tmp_path / "artifacts"
     publish_models(root, POLICY, *random_models())
-    service = start_service(root, LAKE_KEEPALIVE=1, LAKE_REQUEST_TIMEOUT=3)
+    service = start_service(root, POLICY_KEEPALIVE=1, POLICY_REQUEST_TIMEOUT=3)
     service.wait_ready()
     connection = open_stalled(service.port, b"POST /act HTTP/1.1\r\nHost: x\r\n")
     try:
@@ -96,7 +96,7 @@ def test_a_request_whose_headers_stall_is_closed_after_keepalive(tmp_path, start
 def test_a_body_that_trickles_in_past_the_request_timeout_gets_a_408(tmp_path, start_service):
     root = tmp_path / "artifacts"
     publish_models(root, POLICY, *random_models())
-    service = start_service(root, LAKE_KEEPALIVE=2, LAKE_REQUEST_TIMEOUT=2)
+    service = start_service(root, POLICY_KEEPALIVE=2, POLICY_REQUEST_TIMEOUT=2)
     service.wait_ready()
     connection = open_stalled(service.port, b"POST /act HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                                             b"Content-Length: 50\r\n\r\n{")
@@ -121,7 +121,7 @@ def test_a_client_that_never_reads_its_answers_is_cut_off(tmp_path, start_servic
     root = tmp_path / "artifacts"
     publish_models(root, POLICY, *random_models())
     # Keep-alive out of the way: it must be the request timeout that cuts this client off.
-    service = start_service(root, LAKE_KEEPALIVE=LONGEST, LAKE_REQUEST_TIMEOUT=2)
+    service = start_service(root, POLICY_KEEPALIVE=LONGEST, POLICY_REQUEST_TIMEOUT=2)
     service.wait_ready()
     connection = socket.socket()
     connection.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)

@@ -27,7 +27,7 @@ def box_service(tmp_path_factory, box_models):
     root = tmp_path_factory.mktemp("artifacts")
     publish_box_models(root, BOX, *box_models)
     publish_models(root, "frozenlake-4x4", *random_models())
-    with RunningService(root, tmp_path_factory.mktemp("log") / "service.log", LAKE_DEFAULT_POLICY=BOX) as running:
+    with RunningService(root, tmp_path_factory.mktemp("log") / "service.log", POLICY_DEFAULT_POLICY=BOX) as running:
         running.wait_ready()
         running.wait_until_every_worker(
             lambda: running.get("/readyz").json()["served"] == {BOX: 1, "frozenlake-4x4": 1}, "both policies served")

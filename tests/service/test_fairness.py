@@ -33,7 +33,7 @@ def test_a_busy_keep_alive_connection_does_not_hold_the_worker(start_service, pu
     root, _, _ = published_policy
     access_log = tmp_path / "access.log"
     service = start_service(
-        root, LAKE_WORKERS=1, LAKE_DEFAULT_POLICY=POLICY,
+        root, POLICY_WORKERS=1, POLICY_DEFAULT_POLICY=POLICY,
         GUNICORN_CMD_ARGS=f"--access-logfile {access_log} --access-logformat %({{x-probe}}i)s",
     )
     service.wait_ready()

@@ -29,7 +29,7 @@ def test_pinned_version_is_served_instead_of_the_newest(tmp_path, start_service)
     root = tmp_path / "artifacts"
     for seed in (1, 2, 3):
         publish_models(root, POLICY, *random_models(seed=seed))
-    service = start_service(root, LAKE_PINNED_VERSIONS='{"frozenlake-4x4": 2}')
+    service = start_service(root, POLICY_PINNED_VERSIONS='{"frozenlake-4x4": 2}')
     service.wait_ready()
     service.wait_until_every_worker(lambda: len(service.get("/models").json()["policies"][0]["versions"]) == 3,
                                     "3 versions listed")
@@ -60,7 +60,7 @@ def test_after_the_first_ready_answer_no_request_is_refused_whichever_worker_tak
 def test_readiness_waits_for_every_worker(tmp_path, start_service):
     root = tmp_path / "artifacts"
     cache = tmp_path / "cache"
-    service = start_service(root, LAKE_WORKERS=3, LAKE_CACHE_DIR=cache)
+    service = start_service(root, POLICY_WORKERS=3, POLICY_CACHE_DIR=cache)
     service.wait_until(lambda: len(list((cache / "workers").glob("*.json"))) == 3,
                        "each worker to report what it installed")
     assert service.get("/readyz").status_code == 503

@@ -135,10 +135,10 @@ def test_made_up_methods_share_one_metrics_label(service):
 
 def test_answers_over_the_cell_cap_are_refused_with_the_cap(published_policy, start_service):
     root, _, _ = published_policy
-    service = start_service(root, LAKE_MAX_ANSWER_CELLS=40)  # 16 states x 4 actions = 64 numbers
+    service = start_service(root, POLICY_MAX_ANSWER_CELLS=40)  # 16 states x 4 actions = 64 numbers
     service.wait_ready()
     table = service.get("/policy")
-    assert table.status_code == 413 and "over the limit of 40 (LAKE_MAX_ANSWER_CELLS)" in table.json()["error"]["message"]
+    assert table.status_code == 413 and "over the limit of 40 (POLICY_MAX_ANSWER_CELLS)" in table.json()["error"]["message"]
     assert service.post("/policy", {"observations": list(range(10))}).status_code == 200  # 40 numbers
     too_many = service.post("/policy", {"observations": list(range(11))})
     assert too_many.status_code == 413 and "44 numbers" in too_many.json()["error"]["message"]
@@ -269,7 +269,7 @@ def test_a_killed_master_leaves_no_scratch_directories(published_policy, start_s
     service = start_service(root)
     service.wait_ready()
     loader_pid, _ = loader_and_a_worker(service)
-    owned = scratch_path(loader_pid, "LAKE_OWNED_SCRATCH_DIRS")
+    owned = scratch_path(loader_pid, "POLICY_OWNED_SCRATCH_DIRS")
     directories = [Path(d) for d in owned.split(os.pathsep)]
     assert directories and all(d.is_dir() for d in directories)
     os.kill(service.process.pid, signal.SIGKILL)  # no hook of the master runs

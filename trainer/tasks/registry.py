@@ -29,7 +29,6 @@ MAX_EPISODE_STEPS = 100_000
 TABULAR_STEP_LIMIT = 100
 # A Box env without a registered limit needs one too, or a Monte Carlo evaluation may never end.
 BOX_STEP_LIMIT = 1000
-MAX_OBSERVATION_ELEMENTS = 4096  # the artifact format's cap
 # Arguments of `gymnasium.make` itself, not of the env: the trainer sets them.
 RESERVED_KWARGS = {"max_episode_steps": "use --max-episode-steps", "render_mode": "training renders nothing"}
 # An env id whose task is more than the catalogue's data has a module of its own: it builds
