@@ -17,8 +17,7 @@ import numpy as np
 from trainer.advantages import generalized_advantages
 from trainer.config import Hyperparameters
 from trainer.evaluation import Evaluation
-from trainer.losses import ActorLoss, pack_targets
-from trainer.sampling import sample_categorical
+from trainer.distributions import ActionDistribution
 from trainer.tasks.base import Task
 
 
@@ -45,7 +44,7 @@ class TrainingResult:
 @dataclass
 class Rollout:
     observations: np.ndarray  # (n_steps, n_envs, *observation shape) acted on
-    actions: np.ndarray  # (n_steps, n_envs)
+    actions: np.ndarray  # (n_steps, n_envs) discrete, (n_steps, n_envs, size) Box
     rewards: np.ndarray
     terminated: np.ndarray
     truncated: np.ndarray
@@ -59,20 +58,20 @@ def linear_schedule(start: float, final: float, progress: float) -> float:
 
 
 def collect_rollout(
-    env, policy: Callable[[np.ndarray], np.ndarray], epsilon: float, n_steps: int, rng: np.random.Generator
+    env, policy: Callable[[np.ndarray], np.ndarray], distribution: ActionDistribution, epsilon: float,
+    n_steps: int, rng: np.random.Generator,
 ) -> Rollout:
-    """Returns n_steps of experience from every environment, acting by `policy(observations)`.
+    """Returns n_steps of experience from every environment, acting by samples from
+    `policy(observations)`; the rollout keeps each action as drawn, the environment gets
+    `distribution.to_env` of it (Box actions clipped to their bounds).
 
-    With probability epsilon an action is uniformly random instead (the seed's exploration).
+    With probability epsilon a discrete action is uniformly random instead (the seed's exploration).
     """
     steps = []
     for _ in range(n_steps):
         observations = env.observations
-        probabilities = policy(observations)
-        if epsilon:
-            probabilities = (1.0 - epsilon) * probabilities + epsilon / probabilities.shape[1]
-        actions = sample_categorical(probabilities, rng)
-        steps.append((observations, actions, env.step(actions)))
+        actions = distribution.sample(policy(observations), rng, epsilon)
+        steps.append((observations, actions, env.step(distribution.to_env(actions))))
     return Rollout(
         observations=np.stack([o for o, _, _ in steps]), actions=np.stack([a for _, a, _ in steps]),
         rewards=np.stack([s.rewards for *_, s in steps]), terminated=np.stack([s.terminated for *_, s in steps]),
@@ -82,10 +81,10 @@ def collect_rollout(
     )
 
 
-def build_models(task: Task, hp: Hyperparameters) -> tuple[keras.Model, keras.Model, ActorLoss]:
+def build_models(task: Task, hp: Hyperparameters) -> tuple[keras.Model, keras.Model, keras.losses.Loss]:
     """Returns the compiled actor and critic, and the actor's loss (its entropy weight is scheduled)."""
     actor, critic = task.build_models(hp)
-    actor_loss = ActorLoss(entropy_coef=hp.entropy_coef)
+    actor_loss = task.distribution.loss(hp.entropy_coef)
     actor.compile(optimizer=keras.optimizers.Adam(hp.actor_learning_rate), loss=actor_loss)
     critic.compile(optimizer=keras.optimizers.Adam(hp.critic_learning_rate), loss="mse")
     return actor, critic, actor_loss
@@ -110,7 +109,7 @@ def update(task: Task, actor: keras.Model, critic: keras.Model, rollout: Rollout
         advantages = (advantages - acted.mean()) / (acted.std() + 1e-8)
     inputs = task.model_inputs(rollout.observations.reshape(flat, *rollout.observations.shape[2:]))
     critic.train_on_batch(inputs, returns.reshape(-1, 1).astype(np.float32), sample_weight=weights)
-    actor.train_on_batch(inputs, pack_targets(rollout.actions.reshape(-1), advantages), sample_weight=weights)
+    actor.train_on_batch(inputs, task.distribution.targets(rollout.actions, advantages), sample_weight=weights)
 
 
 def train(
@@ -144,7 +143,7 @@ def train(
             break
         progress = env_steps / max(hp.decay_env_steps, 1)
         epsilon = linear_schedule(hp.epsilon_start, hp.epsilon_final, progress)
-        rollout = collect_rollout(env, task.batched(actor), epsilon, hp.n_steps, rng)
+        rollout = collect_rollout(env, task.batched(actor), task.distribution, epsilon, hp.n_steps, rng)
         actor_loss.entropy_coef.assign(linear_schedule(hp.entropy_coef, hp.entropy_coef_final, progress))
         update(task, actor, critic, rollout, hp)
         env_steps += hp.n_steps * hp.n_envs
