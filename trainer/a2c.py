@@ -16,8 +16,9 @@ import numpy as np
 
 from trainer.advantages import generalized_advantages
 from trainer.config import Hyperparameters
-from trainer.evaluation import Evaluation
 from trainer.distributions import ActionDistribution
+from trainer.evaluation import Evaluation
+from trainer.normalization import RunningNormalizer
 from trainer.tasks.base import Task
 
 
@@ -59,25 +60,34 @@ def linear_schedule(start: float, final: float, progress: float) -> float:
 
 def collect_rollout(
     env, policy: Callable[[np.ndarray], np.ndarray], distribution: ActionDistribution, epsilon: float,
-    n_steps: int, rng: np.random.Generator,
+    n_steps: int, rng: np.random.Generator, normalizer: RunningNormalizer | None = None,
 ) -> Rollout:
     """Returns n_steps of experience from every environment, acting by samples from
     `policy(observations)`; the rollout keeps each action as drawn, the environment gets
     `distribution.to_env` of it (Box actions clipped to their bounds).
 
-    With probability epsilon a discrete action is uniformly random instead (the seed's exploration).
+    With probability epsilon a discrete action is uniformly random instead (the seed's
+    exploration). With a normalizer, every observation updates its statistics, and the
+    policy and the rollout see them normalised.
     """
+    def seen(observations: np.ndarray) -> np.ndarray:
+        return normalizer(observations) if normalizer else observations
+
     steps = []
     for _ in range(n_steps):
-        observations = env.observations
+        if normalizer:
+            normalizer.update(env.observations)
+        observations = seen(env.observations)
         actions = distribution.sample(policy(observations), rng, epsilon)
-        steps.append((observations, actions, env.step(distribution.to_env(actions))))
+        result = env.step(distribution.to_env(actions))
+        steps.append((observations, actions, result, seen(result.final_observations)))
     return Rollout(
-        observations=np.stack([o for o, _, _ in steps]), actions=np.stack([a for _, a, _ in steps]),
-        rewards=np.stack([s.rewards for *_, s in steps]), terminated=np.stack([s.terminated for *_, s in steps]),
-        truncated=np.stack([s.truncated for *_, s in steps]),
-        final_observations=np.stack([s.final_observations for *_, s in steps]),
-        acted=np.stack([s.acted for *_, s in steps]),
+        observations=np.stack([o for o, *_ in steps]), actions=np.stack([a for _, a, *_ in steps]),
+        rewards=np.stack([s.rewards for _, _, s, _ in steps]),
+        terminated=np.stack([s.terminated for _, _, s, _ in steps]),
+        truncated=np.stack([s.truncated for _, _, s, _ in steps]),
+        final_observations=np.stack([f for *_, f in steps]),
+        acted=np.stack([s.acted for _, _, s, _ in steps]),
     )
 
 
@@ -124,6 +134,11 @@ def train(
         keras.utils.set_random_seed(seed)
     actor, critic, actor_loss = build_models(task, hp)
     env = task.vector_env(hp.n_envs, seed)
+    normalizer = task.observation_normalizer(hp)
+
+    def as_published(model: keras.Model) -> keras.Model:
+        """Returns the model as it would be published: taking raw observations."""
+        return normalizer.fold_into(model) if normalizer else model
     rng = np.random.default_rng(None if seed is None else seed + 1)
 
     env_steps = updates = 0
@@ -132,7 +147,7 @@ def train(
         # Not before the first update: an untrained policy never reaches a target, and
         # playing its episodes to the step limit is what a Monte Carlo evaluation costs most.
         if (updates and updates % hp.eval_every == 0) or env_steps >= hp.budget:
-            evaluation, evaluated_at = task.evaluate(actor, hp), updates
+            evaluation, evaluated_at = task.evaluate(as_published(actor), hp), updates
             curve.append((env_steps, round(evaluation.value, 6)))
             if on_progress:
                 on_progress(Progress(env_steps, env.episodes_finished, updates, evaluation))
@@ -143,12 +158,13 @@ def train(
             break
         progress = env_steps / max(hp.decay_env_steps, 1)
         epsilon = linear_schedule(hp.epsilon_start, hp.epsilon_final, progress)
-        rollout = collect_rollout(env, task.batched(actor), task.distribution, epsilon, hp.n_steps, rng)
+        rollout = collect_rollout(env, task.batched(actor), task.distribution, epsilon, hp.n_steps, rng, normalizer)
         actor_loss.entropy_coef.assign(linear_schedule(hp.entropy_coef, hp.entropy_coef_final, progress))
         update(task, actor, critic, rollout, hp)
         env_steps += hp.n_steps * hp.n_envs
         updates += 1
 
+    actor, critic = as_published(actor), as_published(critic)
     final = task.final_evaluation(actor, hp, evaluation if evaluated_at == updates else None)
     return TrainingResult(
         actor=actor, critic=critic, evaluation=final, env_steps=env_steps, updates=updates,

@@ -13,13 +13,18 @@ beyond a bound still learns from how far beyond it the samples fell.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-import keras
 import numpy as np
 
-from trainer.losses import LOG_STD_MAX, LOG_STD_MIN, ActorLoss, GaussianActorLoss, pack_targets
 from trainer.sampling import sample_categorical
+
+if TYPE_CHECKING:
+    import keras
+
+# Bounds of a Gaussian actor's log standard deviation: below, log-probabilities of
+# near-greedy actions overflow float32; above, actions are mostly clipped noise.
+LOG_STD_MIN, LOG_STD_MAX = -5.0, 2.0
 
 
 class ActionDistribution(Protocol):
@@ -46,9 +51,13 @@ class Categorical:
         return actions
 
     def loss(self, entropy_coef):
+        from trainer.losses import ActorLoss  # Keras loads with training, after the CLI's checks
+
         return ActorLoss(entropy_coef=entropy_coef)
 
     def targets(self, actions, advantages):
+        from trainer.losses import pack_targets
+
         return pack_targets(np.asarray(actions).reshape(-1), advantages)
 
 
@@ -77,6 +86,8 @@ class DiagonalGaussian:
         return np.clip(actions, self.low, self.high)
 
     def loss(self, entropy_coef):
+        from trainer.losses import GaussianActorLoss  # Keras loads with training, after the CLI's checks
+
         return GaussianActorLoss(action_size=self.size, entropy_coef=entropy_coef)
 
     def targets(self, actions, advantages):

@@ -11,11 +11,10 @@ import keras
 import numpy as np
 from keras import ops
 
+from trainer.distributions import LOG_STD_MAX, LOG_STD_MIN
+
 # Probabilities are clipped away from 0 so log() stays finite once the policy is sure.
 _MIN_PROBABILITY = 1e-8
-# A Gaussian actor's log standard deviation is kept within these: below, log-probabilities
-# of near-greedy actions overflow float32; above, actions are mostly clipped noise.
-LOG_STD_MIN, LOG_STD_MAX = -5.0, 2.0
 _HALF_LOG_2PI = 0.5 * float(np.log(2.0 * np.pi))
 
 

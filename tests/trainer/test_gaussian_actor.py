@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from trainer.distributions import DiagonalGaussian
-from trainer.losses import LOG_STD_MAX, LOG_STD_MIN, GaussianActorLoss
+from trainer.distributions import LOG_STD_MAX, LOG_STD_MIN
+from trainer.losses import GaussianActorLoss
 from trainer.models import build_box_critic, build_gaussian_actor, inference_copy
 from trainer.normalization import RunningNormalizer
 
