@@ -102,7 +102,7 @@ def build_models(task: Task, hp: Hyperparameters) -> tuple[keras.Model, keras.Mo
 
 def update(task: Task, actor: keras.Model, critic: keras.Model, rollout: Rollout, hp: Hyperparameters) -> None:
     """Fits the critic to the rollout's returns and the actor to its advantages, one step each."""
-    n_steps, n_envs = rollout.actions.shape
+    n_steps, n_envs = rollout.actions.shape[:2]
     flat = n_steps * n_envs
     values = task.batched(critic)(np.concatenate([rollout.observations, rollout.final_observations]).reshape(
         2 * flat, *rollout.observations.shape[2:])).reshape(2, n_steps, n_envs)

@@ -25,6 +25,9 @@ if TYPE_CHECKING:
 # Bounds of a Gaussian actor's log standard deviation: below, log-probabilities of
 # near-greedy actions overflow float32; above, actions are mostly clipped noise.
 LOG_STD_MIN, LOG_STD_MAX = -5.0, 2.0
+# What the manifest says of a Gaussian actor's outputs, so any reader can turn them into actions.
+GAUSSIAN_FIELDS = {"kind": "diagonal_gaussian", "outputs": "mean_and_log_std", "log_std": "state_independent",
+                   "log_std_bounds": [LOG_STD_MIN, LOG_STD_MAX]}
 
 
 class ActionDistribution(Protocol):

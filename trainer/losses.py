@@ -52,7 +52,7 @@ class ActorLoss(keras.losses.Loss):
         return {**super().get_config(), "entropy_coef": float(self.entropy_coef.numpy())}
 
 
-@keras.saving.register_keras_serializable(package="lake_a2c")
+@keras.saving.register_keras_serializable(package="a2c")
 class GaussianActorLoss(keras.losses.Loss):
     """The same policy-gradient loss for a diagonal Gaussian over Box actions:
 

@@ -71,7 +71,7 @@ def build_box_actor(
     return keras.Model(observation, probabilities, name="actor")
 
 
-@keras.saving.register_keras_serializable(package="a2c_trainer")
+@keras.saving.register_keras_serializable(package="a2c")
 class KeepColumnsZero(keras.constraints.Constraint):
     """Holds a kernel's columns from `start` on at zero after every update: the outputs they
     feed then depend on the bias alone, i.e. are learned but the same for every state."""
