@@ -18,7 +18,7 @@ from trainer.advantages import generalized_advantages
 from trainer.config import Hyperparameters
 from trainer.distributions import ActionDistribution
 from trainer.evaluation import Evaluation
-from trainer.normalization import RunningNormalizer
+from trainer.normalization import RewardNormalizer, RunningNormalizer
 from trainer.tasks.base import Task
 
 
@@ -95,8 +95,9 @@ def build_models(task: Task, hp: Hyperparameters) -> tuple[keras.Model, keras.Mo
     """Returns the compiled actor and critic, and the actor's loss (its entropy weight is scheduled)."""
     actor, critic = task.build_models(hp)
     actor_loss = task.distribution.loss(hp.entropy_coef)
-    actor.compile(optimizer=keras.optimizers.Adam(hp.actor_learning_rate), loss=actor_loss)
-    critic.compile(optimizer=keras.optimizers.Adam(hp.critic_learning_rate), loss="mse")
+    clipnorm = hp.max_grad_norm or None
+    actor.compile(optimizer=keras.optimizers.Adam(hp.actor_learning_rate, clipnorm=clipnorm), loss=actor_loss)
+    critic.compile(optimizer=keras.optimizers.Adam(hp.critic_learning_rate, clipnorm=clipnorm), loss="mse")
     return actor, critic, actor_loss
 
 
@@ -135,6 +136,7 @@ def train(
     actor, critic, actor_loss = build_models(task, hp)
     env = task.vector_env(hp.n_envs, seed)
     normalizer = task.observation_normalizer(hp)
+    reward_normalizer = RewardNormalizer(hp.n_envs, hp.gamma) if hp.normalize_rewards else None
 
     def as_published(model: keras.Model) -> keras.Model:
         """Returns the model as it would be published: taking raw observations."""
@@ -159,6 +161,8 @@ def train(
         progress = env_steps / max(hp.decay_env_steps, 1)
         epsilon = linear_schedule(hp.epsilon_start, hp.epsilon_final, progress)
         rollout = collect_rollout(env, task.batched(actor), task.distribution, epsilon, hp.n_steps, rng, normalizer)
+        if reward_normalizer:
+            rollout.rewards = reward_normalizer(rollout.rewards, rollout.terminated | rollout.truncated, rollout.acted)
         actor_loss.entropy_coef.assign(linear_schedule(hp.entropy_coef, hp.entropy_coef_final, progress))
         update(task, actor, critic, rollout, hp)
         env_steps += hp.n_steps * hp.n_envs

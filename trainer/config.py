@@ -30,6 +30,10 @@ class Hyperparameters:
         False, "Box observations: train on running-normalised ones; the statistics are folded into the published models."
     )
     log_std_init: float = _param(0.0, "Box actions: the Gaussian actor's initial log standard deviation.")
+    normalize_rewards: bool = _param(
+        False, "Scale rewards for learning by the running std of the discounted return (SB3's VecNormalize)."
+    )
+    max_grad_norm: float = _param(0.0, "Clip each update's gradient to this global norm; 0 = no clipping.")
     budget: int = _param(5_000_000, "Stop after this many env steps if the target is not reached.")
     target: float = _param(
         0.98, "Tabular: stop when the greedy policy is within (1 - target) x |optimum| of the optimum..."

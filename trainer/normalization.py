@@ -1,5 +1,5 @@
-"""Observation normalisation: running statistics during training, folded into the models
-when they are published.
+"""Observation and reward normalisation: running statistics during training; the
+observation statistics are folded into the models when they are published.
 
 During training the models see (observation - mean) / std, with mean and variance kept
 over every observation the training environments produced (SB3's `VecNormalize`, without
@@ -64,3 +64,24 @@ class RunningNormalizer:
         first.set_weights([(kernel / std[:, None]).astype(np.float32),
                            (bias - (mean / std) @ kernel).astype(np.float32)])
         return folded
+
+
+class RewardNormalizer:
+    """Divides rewards by the running standard deviation of each environment's discounted
+    return (SB3's `VecNormalize(norm_reward=True)`): the critic's targets stay near unit
+    scale whatever the environment pays, and no mean is subtracted, so signs keep meaning.
+    Only training sees it; evaluations and the manifest report the environment's rewards.
+    """
+
+    def __init__(self, n_envs: int, gamma: float):
+        self.gamma = gamma
+        self.returns = np.zeros(n_envs, np.float64)
+        self.statistics = RunningNormalizer(())
+
+    def __call__(self, rewards: np.ndarray, ended: np.ndarray, acted: np.ndarray) -> np.ndarray:
+        """Returns a rollout's rewards (steps, envs) scaled, updating the statistics step by step."""
+        for t in range(len(rewards)):
+            self.returns = np.where(acted[t], self.returns * self.gamma + rewards[t], self.returns)
+            self.statistics.update(self.returns[acted[t]])
+            self.returns[ended[t]] = 0.0
+        return rewards / self.statistics.std

@@ -9,7 +9,7 @@ from trainer.distributions import DiagonalGaussian
 from trainer.distributions import LOG_STD_MAX, LOG_STD_MIN
 from trainer.losses import GaussianActorLoss
 from trainer.models import build_box_critic, build_gaussian_actor, inference_copy
-from trainer.normalization import RunningNormalizer
+from trainer.normalization import RewardNormalizer, RunningNormalizer
 
 
 def gaussian_log_probability(action, mean, std):
@@ -102,3 +102,14 @@ def test_the_standard_deviation_is_the_same_for_every_state_after_training():
     copy = inference_copy(actor)
     assert all(getattr(layer, "kernel_constraint", None) is None for layer in copy.layers)
     np.testing.assert_array_equal(np.asarray(copy(observations)), np.asarray(actor(observations)))
+
+
+def test_rewards_are_scaled_by_the_spread_of_discounted_returns_and_keep_their_sign():
+    rng = np.random.default_rng(5)
+    rewards = rng.normal(-8.0, 4.0, size=(64, 4))
+    ended = np.zeros((64, 4), bool)
+    ended[::20] = True
+    acted = np.ones((64, 4), bool)
+    scaled = RewardNormalizer(n_envs=4, gamma=0.9)(rewards, ended, acted)
+    ratio = rewards / scaled
+    assert np.allclose(ratio, ratio[0, 0]) and ratio[0, 0] > 10  # one positive factor, of the returns' spread
