@@ -26,6 +26,14 @@ class Hyperparameters:
     hidden_layers: int = _param(1, "Hidden layers of Box-observation models (discrete ones have at most one).")
     reward_scale: float = _param(1.0, "Rewards are multiplied by this for learning (not for evaluation).")
     normalize_advantages: bool = _param(False, "Standardise advantages per update.")
+    normalize_observations: bool = _param(
+        False, "Box observations: train on running-normalised ones; the statistics are folded into the published models."
+    )
+    log_std_init: float = _param(0.0, "Box actions: the Gaussian actor's initial log standard deviation.")
+    normalize_rewards: bool = _param(
+        False, "Scale rewards for learning by the running std of the discounted return (SB3's VecNormalize)."
+    )
+    max_grad_norm: float = _param(0.0, "Clip each update's gradient to this global norm; 0 = no clipping.")
     budget: int = _param(5_000_000, "Stop after this many env steps if the target is not reached.")
     target: float = _param(
         0.98, "Tabular: stop when the greedy policy is within (1 - target) x |optimum| of the optimum..."

@@ -11,14 +11,15 @@ with its standard error.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Callable, Literal
+from typing import TYPE_CHECKING, Callable, Literal
 
 import numpy as np
 from gymnasium.vector import SyncVectorEnv
 
-from policy_artifacts.spaces import sample_categorical
-
 from trainer.transitions import TransitionTable
+
+if TYPE_CHECKING:
+    from trainer.distributions import ActionDistribution
 
 Metric = Literal["success_rate", "expected_return", "mean_return"]
 EXACT_METHOD = "exact: propagated through the transition table over the step limit and initial-state distribution"
@@ -122,7 +123,8 @@ def best_stationary_policy(table: TransitionTable, max_steps: int, metric: Metri
 
 
 def monte_carlo_returns(
-    envs, probabilities: Callable[[np.ndarray], np.ndarray], greedy: bool, rng: np.random.Generator
+    envs, policy: Callable[[np.ndarray], np.ndarray], distribution: ActionDistribution, greedy: bool,
+    rng: np.random.Generator,
 ) -> np.ndarray:
     """Returns the return of the first episode of every environment in the vector `envs`.
 
@@ -139,8 +141,8 @@ def monte_carlo_returns(
     returns, running = np.zeros(n), np.ones(n, dtype=bool)
     while running.any():
         playing = np.flatnonzero(running) if singles is not None else np.arange(n)
-        policy = probabilities(observations[playing])
-        actions = policy.argmax(axis=1) if greedy else sample_categorical(policy, rng)
+        outputs = policy(observations[playing])
+        actions = distribution.to_env(distribution.greedy(outputs) if greedy else distribution.sample(outputs, rng))
         if singles is None:
             observations, rewards, terminated, truncated, _ = envs.step(actions)
         else:

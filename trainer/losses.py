@@ -11,8 +11,11 @@ import keras
 import numpy as np
 from keras import ops
 
+from trainer.distributions import LOG_STD_MAX, LOG_STD_MIN
+
 # Probabilities are clipped away from 0 so log() stays finite once the policy is sure.
 _MIN_PROBABILITY = 1e-8
+_HALF_LOG_2PI = 0.5 * float(np.log(2.0 * np.pi))
 
 
 def pack_targets(actions, advantages):
@@ -47,3 +50,33 @@ class ActorLoss(keras.losses.Loss):
 
     def get_config(self):
         return {**super().get_config(), "entropy_coef": float(self.entropy_coef.numpy())}
+
+
+@keras.saving.register_keras_serializable(package="a2c")
+class GaussianActorLoss(keras.losses.Loss):
+    """The same policy-gradient loss for a diagonal Gaussian over Box actions:
+
+    loss = -log N(a | mean(s), std(s)) * A(s, a) - entropy_coef * H(N(mean(s), std(s)))
+
+    y_pred is the actor's [mean | log_std]; y_true is [action..., advantage], where the
+    action is the unclipped sample the rollout drew (what the environment got was clipped).
+    """
+
+    def __init__(self, action_size: int, entropy_coef: float = 0.0, name: str = "gaussian_actor_loss", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.action_size = action_size
+        self.entropy_coef = keras.Variable(entropy_coef, trainable=False, dtype="float32")
+
+    def call(self, y_true, y_pred):
+        size = self.action_size
+        actions, advantages = y_true[:, :size], y_true[:, size]
+        mean = y_pred[:, :size]
+        log_std = ops.clip(y_pred[:, size:], LOG_STD_MIN, LOG_STD_MAX)
+        z = (actions - mean) * ops.exp(-log_std)
+        log_probability = ops.sum(-0.5 * z * z - log_std - _HALF_LOG_2PI, axis=-1)
+        entropy = ops.sum(log_std + _HALF_LOG_2PI + 0.5, axis=-1)
+        return -log_probability * advantages - self.entropy_coef * entropy
+
+    def get_config(self):
+        return {**super().get_config(), "action_size": self.action_size,
+                "entropy_coef": float(self.entropy_coef.numpy())}

@@ -71,6 +71,44 @@ def build_box_actor(
     return keras.Model(observation, probabilities, name="actor")
 
 
+@keras.saving.register_keras_serializable(package="a2c")
+class KeepColumnsZero(keras.constraints.Constraint):
+    """Holds a kernel's columns from `start` on at zero after every update: the outputs they
+    feed then depend on the bias alone, i.e. are learned but the same for every state."""
+
+    def __init__(self, start: int):
+        self.start = start
+
+    def __call__(self, kernel):
+        keep = keras.ops.arange(keras.ops.shape(kernel)[-1]) < self.start
+        return kernel * keras.ops.cast(keep, kernel.dtype)
+
+    def get_config(self):
+        return {"start": self.start}
+
+
+def build_gaussian_actor(
+    observation_shape: tuple[int, ...], action_size: int, hidden_units: int = 64, hidden_layers: int = 2,
+    log_std_init: float = 0.0,
+) -> keras.Model:
+    """Returns a model mapping observations (batch, *shape) to [mean | log_std] (batch, 2 x action_size).
+
+    One Dense layer gives both halves, so the model stays a plain Dense chain that every
+    reader of the format (and ONNX) runs; `trainer.distributions.DiagonalGaussian` reads it.
+    The log standard deviation is state-independent, as in SB3's A2C: its kernel columns
+    are held at zero, so it is learned through the bias alone (a per-state one let some
+    states' noise collapse early, and Pendulum stalled near -800 where this reaches -200).
+    """
+    observation, x = _box_trunk(observation_shape, hidden_units, hidden_layers, "actor")
+    head = keras.layers.Dense(2 * action_size, name="mean_and_log_std",
+                              kernel_initializer=keras.initializers.Orthogonal(gain=0.01),
+                              kernel_constraint=KeepColumnsZero(action_size))
+    outputs = head(x)
+    head.kernel.assign(head.kernel_constraint(head.kernel))
+    head.bias.assign([0.0] * action_size + [log_std_init] * action_size)  # mean 0, std exp(log_std_init)
+    return keras.Model(observation, outputs, name="actor")
+
+
 def build_box_critic(
     observation_shape: tuple[int, ...], hidden_units: int = 64, hidden_layers: int = 2
 ) -> keras.Model:
@@ -80,8 +118,17 @@ def build_box_critic(
     return keras.Model(observation, value, name="critic")
 
 
+def _without_constraints(layer: keras.layers.Layer) -> keras.layers.Layer:
+    config = layer.get_config()
+    for key in ("kernel_constraint", "bias_constraint"):
+        if config.get(key) is not None:
+            config[key] = None
+    return layer.__class__.from_config(config)
+
+
 def inference_copy(model: keras.Model) -> keras.Model:
-    """Returns an uncompiled copy with the same weights, so the saved file names no custom loss."""
-    copy = keras.models.clone_model(model)
+    """Returns an uncompiled copy with the same weights and no training constraints, so the
+    saved file names no custom class (no loss, no constraint) and loads anywhere."""
+    copy = keras.models.clone_model(model, clone_function=_without_constraints)
     copy.set_weights(model.get_weights())
     return copy

@@ -35,7 +35,7 @@ def manifest_fields(task: Task, hp: Hyperparameters, seed: int | None, result: T
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "env": {"id": task.env_id, "kwargs": task.env_kwargs, "max_episode_steps": task.max_episode_steps},
         "observation_space": task.observation_space_fields(),
-        "action_space": {"kind": "discrete", "n": task.n_actions},
+        "action_space": task.action_space_fields(),
         "action_names": list(task.action_names),
         "hyperparameters": hp.to_dict(),
         "seed": seed,

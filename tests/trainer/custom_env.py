@@ -48,3 +48,21 @@ class Corridor(gym.Env):
 
 if ENV_ID not in gym.registry:
     gym.register(ENV_ID, entry_point=Corridor, max_episode_steps=50)
+
+
+class Dials(gym.Env):
+    """Two dials set at once (MultiDiscrete actions): a kind of action the trainer refuses."""
+
+    observation_space = gym.spaces.Box(-1.0, 1.0, (2,), np.float32)
+    action_space = gym.spaces.MultiDiscrete([3, 3])
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        return np.zeros(2, np.float32), {}
+
+    def step(self, action):
+        return np.zeros(2, np.float32), 0.0, True, False, {}
+
+
+if "Dials-v0" not in gym.registry:
+    gym.register("Dials-v0", entry_point=Dials, max_episode_steps=10)

@@ -132,7 +132,8 @@ def test_target_is_relative_to_the_size_of_the_optimum_whatever_its_sign(value, 
 def test_monte_carlo_returns_are_the_returns_of_gymnasiums_seeded_episodes():
     task = create_task("CartPole-v1")
     always_left = lambda observations: np.tile([1.0, 0.0], (len(observations), 1))  # noqa: E731
-    ours = monte_carlo_returns(task.make_vec(5, "sync"), always_left, greedy=True, rng=np.random.default_rng(0))
+    ours = monte_carlo_returns(task.make_vec(5, "sync"), always_left, task.distribution, greedy=True,
+                               rng=np.random.default_rng(0))
     theirs = []
     for i in range(5):
         env = gym.make("CartPole-v1")

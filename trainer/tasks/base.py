@@ -17,6 +17,9 @@ from trainer.evaluation import Evaluation
 if TYPE_CHECKING:  # TensorFlow loads only once training starts, so the CLI's checks answer at once
     import keras
 
+    from trainer.distributions import ActionDistribution
+    from trainer.normalization import RunningNormalizer
+
 
 class TaskError(ValueError):
     """The requested environment cannot be trained here, or its options are impossible."""
@@ -33,6 +36,17 @@ class Task(Protocol):
 
     @property
     def n_actions(self) -> int: ...
+
+    @property
+    def distribution(self) -> ActionDistribution:
+        """Returns how the actor's outputs become actions, and the loss that trains it."""
+
+    def action_space_fields(self) -> dict:
+        """Returns the manifest's `action_space`."""
+
+    def observation_normalizer(self, hp: Hyperparameters) -> RunningNormalizer | None:
+        """Returns running observation statistics to train with (None: raw observations), or
+        raises TaskError if `hp` asks for them where they make no sense."""
 
     def observation_space_fields(self) -> dict:
         """Returns the manifest's `observation_space`."""

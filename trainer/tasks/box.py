@@ -15,8 +15,10 @@ import gymnasium as gym
 import numpy as np
 
 from trainer.config import Hyperparameters
+from trainer.distributions import GAUSSIAN_FIELDS, ActionDistribution, Categorical, DiagonalGaussian
 from trainer.evaluation import EVALUATION_SEED, Evaluation, monte_carlo_returns
 from trainer.inference import numpy_forward
+from trainer.normalization import RunningNormalizer
 from trainer.vector_env import VectorGym
 
 # During training a few episodes screen the policy; only a policy that passes them is
@@ -35,6 +37,7 @@ class BoxTask:
     default_policy_name: str
     action_names: tuple[str, ...]
     observation_space: gym.spaces.Box
+    action_space: gym.spaces.Discrete | gym.spaces.Box
     target_return: float | None  # stop once the mean greedy return reaches it (None: train the budget)
     hyperparameters: Hyperparameters = field(default_factory=Hyperparameters)
     layout: dict | None = None
@@ -44,18 +47,32 @@ class BoxTask:
     def n_actions(self) -> int:
         return len(self.action_names)
 
+    @property
+    def continuous(self) -> bool:
+        return isinstance(self.action_space, gym.spaces.Box)
+
+    @property
+    def distribution(self) -> ActionDistribution:
+        if self.continuous:
+            return DiagonalGaussian(low=self.action_space.low.ravel().astype(np.float64),
+                                    high=self.action_space.high.ravel().astype(np.float64))
+        return Categorical(self.n_actions)
+
+    def action_space_fields(self) -> dict:
+        if not self.continuous:
+            return {"kind": "discrete", "n": self.n_actions}
+        return {**_box_fields(self.action_space), "distribution": GAUSSIAN_FIELDS}
+
+    def observation_normalizer(self, hp: Hyperparameters) -> RunningNormalizer | None:
+        return RunningNormalizer(self.observation_space.shape) if hp.normalize_observations else None
+
     def make_vec(self, n_envs: int, mode: str | None = None) -> gym.vector.VectorEnv:
         """Returns n_envs environments stepped together (mode None: native where the env has it, else sync)."""
         return gym.make_vec(self.env_id, num_envs=n_envs, vectorization_mode=mode,
                             max_episode_steps=self.max_episode_steps, **self.env_kwargs)
 
     def observation_space_fields(self) -> dict:
-        def bounds(values: np.ndarray) -> list[float | None]:
-            return [float(v) if np.isfinite(v) else None for v in np.asarray(values, np.float64).ravel()]
-
-        space = self.observation_space
-        return {"kind": "box", "shape": list(space.shape), "dtype": str(np.dtype(space.dtype)),
-                "low": bounds(space.low), "high": bounds(space.high)}
+        return _box_fields(self.observation_space)
 
     def check_solvable(self) -> None:
         return None
@@ -63,11 +80,15 @@ class BoxTask:
     def build_models(self, hp: Hyperparameters) -> tuple[keras.Model, keras.Model]:
         # Here, not at the top: trainer.models imports Keras, and so TensorFlow, which the CLI's
         # checks and `--help` answer without.
-        from trainer.models import build_box_actor, build_box_critic
+        from trainer.models import build_box_actor, build_box_critic, build_gaussian_actor
 
         shape = self.observation_space.shape
-        return (build_box_actor(shape, self.n_actions, hp.hidden_units, hp.hidden_layers),
-                build_box_critic(shape, hp.hidden_units, hp.hidden_layers))
+        if self.continuous:
+            actor = build_gaussian_actor(shape, self.distribution.size, hp.hidden_units, hp.hidden_layers,
+                                         hp.log_std_init)
+        else:
+            actor = build_box_actor(shape, self.n_actions, hp.hidden_units, hp.hidden_layers)
+        return actor, build_box_critic(shape, hp.hidden_units, hp.hidden_layers)
 
     def vector_env(self, n_envs: int, seed: int | None) -> VectorGym:
         return VectorGym(self.make_vec(n_envs), seed)
@@ -88,7 +109,7 @@ class BoxTask:
             self._evaluation_envs[episodes] = self.make_vec(episodes)
         # The sampled policy's draws are seeded too, so an evaluation is repeatable.
         rng = np.random.default_rng(EVALUATION_SEED)
-        return monte_carlo_returns(self._evaluation_envs[episodes], self.batched(actor), greedy, rng)
+        return monte_carlo_returns(self._evaluation_envs[episodes], self.batched(actor), self.distribution, greedy, rng)
 
     def _evaluation(self, returns: np.ndarray) -> Evaluation:
         stderr = float(returns.std(ddof=1) / np.sqrt(len(returns))) if len(returns) > 1 else 0.0
@@ -116,3 +137,12 @@ class BoxTask:
             latest = self._evaluation(self._returns(actor, hp.eval_episodes, greedy=True))
         sampled = self._returns(actor, hp.eval_episodes, greedy=False)
         return replace(latest, sampled_value=float(sampled.mean()))
+
+
+def _box_fields(space: gym.spaces.Box) -> dict:
+    """Returns the manifest's description of a Box space (infinite bounds as null)."""
+    def bounds(values: np.ndarray) -> list[float | None]:
+        return [float(v) if np.isfinite(v) else None for v in np.asarray(values, np.float64).ravel()]
+
+    return {"kind": "box", "shape": list(space.shape), "dtype": str(np.dtype(space.dtype)),
+            "low": bounds(space.low), "high": bounds(space.high)}

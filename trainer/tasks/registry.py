@@ -19,7 +19,7 @@ from policy_artifacts.store import first_line
 from trainer.tasks import frozenlake
 from trainer.tasks.base import Task, TaskError
 from trainer.tasks.box import BoxTask
-from trainer.tasks.catalogue import BOX, TABULAR, TUNED, UNTUNED
+from trainer.tasks.catalogue import BOX, CONTROL, TABULAR, TUNED, UNTUNED
 from trainer.tasks.tabular import TabularTask
 
 MAX_EPISODE_STEPS = 100_000
@@ -29,6 +29,7 @@ MAX_EPISODE_STEPS = 100_000
 TABULAR_STEP_LIMIT = 100
 # A Box env without a registered limit needs one too, or a Monte Carlo evaluation may never end.
 BOX_STEP_LIMIT = 1000
+MAX_ACTION_ELEMENTS = 256  # the artifact format's cap on Box action elements
 # Arguments of `gymnasium.make` itself, not of the env: the trainer sets them.
 RESERVED_KWARGS = {"max_episode_steps": "use --max-episode-steps", "render_mode": "training renders nothing"}
 # An env id whose task is more than the catalogue's data has a module of its own: it builds
@@ -104,17 +105,18 @@ def _create_from_spaces(env_id: str, env_kwargs: dict, max_episode_steps: int | 
                         target_return: float | None) -> Task:
     env, spec = _make(env_id, env_kwargs)
     tuned = TUNED.get(env_id, UNTUNED)
-    if not isinstance(env.action_space, gym.spaces.Discrete) or int(env.action_space.start) != 0:
-        raise TaskError(f"{env_id} has {env.action_space} actions: only Discrete actions starting at 0 are supported")
-    n_actions = int(env.action_space.n)
+    actions = _checked_action_space(env_id, env.action_space)
+    n_names = actions.n if isinstance(actions, gym.spaces.Discrete) else int(np.prod(actions.shape))
     steps = max_episode_steps or spec.max_episode_steps
     common = dict(
         env_id=env_id, env_kwargs=env_kwargs,
         default_policy_name=tuned.policy or policy_name_of(env_id),
-        action_names=tuned.actions or tuple(str(a) for a in range(n_actions)), layout=tuned.layout,
+        action_names=tuned.actions or tuple(str(a) for a in range(int(n_names))), layout=tuned.layout,
     )
     space = env.observation_space
     if isinstance(space, gym.spaces.Discrete):
+        if isinstance(actions, gym.spaces.Box):
+            raise TaskError(f"{env_id} has Box actions and discrete observations: Box actions need Box observations")
         base = env.unwrapped
         if int(space.start) != 0 or not hasattr(base, "P") or not hasattr(base, "initial_state_distrib"):
             raise TaskError(f"{env_id} has discrete observations but no transition table (env.unwrapped.P)")
@@ -129,10 +131,25 @@ def _create_from_spaces(env_id: str, env_kwargs: dict, max_episode_steps: int | 
             raise TaskError(f"{env_id} observations of shape {space.shape} are not supported "
                             f"(1 to 4 dimensions, at most {MAX_OBSERVATION_ELEMENTS} elements)")
         return BoxTask(
-            **common, max_episode_steps=steps or BOX_STEP_LIMIT, observation_space=space,
+            **common, max_episode_steps=steps or BOX_STEP_LIMIT, observation_space=space, action_space=actions,
             target_return=target_return if target_return is not None else spec.reward_threshold,
-            hyperparameters=tuned.hyperparameters or BOX,
+            hyperparameters=tuned.hyperparameters or (CONTROL if isinstance(actions, gym.spaces.Box) else BOX),
         )
     raise TaskError(f"{env_id} has {type(space).__name__} observations: only Discrete (with a transition "
                     "table) and float Box observations are supported")
 
+
+
+def _checked_action_space(env_id: str, space: gym.spaces.Space) -> gym.spaces.Discrete | gym.spaces.Box:
+    """Returns the env's action space if it can be trained here, or raises TaskError saying why."""
+    if isinstance(space, gym.spaces.Discrete) and int(space.start) == 0:
+        return space
+    if isinstance(space, gym.spaces.Box):
+        if not np.issubdtype(space.dtype, np.floating):
+            raise TaskError(f"{env_id} has {space.dtype} Box actions: only float Box actions are supported")
+        if space.shape is None or not 1 <= len(space.shape) <= 4 or int(np.prod(space.shape)) > MAX_ACTION_ELEMENTS:
+            raise TaskError(f"{env_id} actions of shape {space.shape} are not supported "
+                            f"(1 to 4 dimensions, at most {MAX_ACTION_ELEMENTS} elements)")
+        return space
+    raise TaskError(f"{env_id} has {space} actions: only Discrete actions starting at 0 and float Box "
+                    "actions are supported")

@@ -16,6 +16,7 @@ import gymnasium as gym
 import numpy as np
 
 from trainer.config import Hyperparameters
+from trainer.distributions import Categorical
 from trainer.evaluation import EXACT_METHOD, Evaluation, Metric, best_stationary_policy, exact_return_and_success, one_hot
 from trainer.tasks.base import TaskError
 from trainer.transitions import Goal, TransitionTable
@@ -62,6 +63,18 @@ class TabularTask:
     @property
     def n_actions(self) -> int:
         return self.table.n_actions
+
+    @property
+    def distribution(self) -> Categorical:
+        return Categorical(self.n_actions)
+
+    def action_space_fields(self) -> dict:
+        return {"kind": "discrete", "n": self.n_actions}
+
+    def observation_normalizer(self, hp: Hyperparameters) -> None:
+        if hp.normalize_observations:  # a state index is a name, not a measurement
+            raise TaskError("--normalize-observations is for Box observations; tabular states are one-hot encoded")
+        return None
 
     @cached_property
     def _every_state(self) -> np.ndarray:
