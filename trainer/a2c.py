@@ -21,6 +21,7 @@ from trainer.evaluation import Evaluation
 from trainer.normalization import RewardNormalizer, RunningNormalizer
 from trainer.tasks.base import Task
 
+
 @dataclass
 class Progress:
     env_steps: int
