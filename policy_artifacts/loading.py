@@ -52,14 +52,14 @@ def check_models_fit(manifest: Manifest, models: dict[str, KerasModel], where: s
     """Raises ArtifactError unless each model maps the manifest's observations to its outputs.
 
     Discrete: one integer input (None, 1), one-hot width n; box: one float32 input (None, *shape).
-    Actor output (None, action_space.n), critic output (None, 1).
+    Actor output (None, action_space.actor_outputs), critic output (None, 1).
     """
     space = manifest.observation_space
     if isinstance(space, DiscreteSpace):
         want_input, want_dtypes = (1,), ("int32", "int64")
     else:
         want_input, want_dtypes = tuple(space.shape), ("float32",)
-    widths = {ACTOR_FILE: manifest.action_space.n, CRITIC_FILE: 1}
+    widths = {ACTOR_FILE: manifest.action_space.actor_outputs, CRITIC_FILE: 1}
     for name, model in models.items():
         got_output = model(np.zeros((1, *model.input_shape), dtype=model.input_dtype)).shape[1:]
         if (model.input_shape, got_output) != (want_input, (widths[name],)) or model.input_dtype not in want_dtypes:
@@ -79,11 +79,12 @@ def check_models_fit(manifest: Manifest, models: dict[str, KerasModel], where: s
                 )
 
 
-def check_outputs(probabilities: np.ndarray, values: np.ndarray, where: str) -> None:
-    """Raises ArtifactError unless outputs are finite and each actor row is a distribution."""
+def check_outputs(probabilities: np.ndarray, values: np.ndarray, where: str, discrete: bool = True) -> None:
+    """Raises ArtifactError unless outputs are finite and, for discrete actions, each actor
+    row is a distribution (a Gaussian actor's rows are means and log standard deviations)."""
     if not (np.all(np.isfinite(probabilities)) and np.all(np.isfinite(values))):
         raise ArtifactError(f"{where}: the models give non-finite outputs")
-    if np.any(probabilities < 0) or not np.allclose(probabilities.sum(axis=1), 1.0, atol=PROBABILITY_TOLERANCE):
+    if discrete and np.any(probabilities < 0) or not np.allclose(probabilities.sum(axis=1), 1.0, atol=PROBABILITY_TOLERANCE):
         raise ArtifactError(f"{where}: actor outputs are not probabilities")
 
 
@@ -117,7 +118,7 @@ def check_serving_form(manifest: Manifest, verified_serving: dict[str, bytes], a
         )
     samples = sample_observations(manifest.observation_space)
     probabilities, values = actor(samples), critic(samples)
-    check_outputs(probabilities, values, where)
+    check_outputs(probabilities, values, where, discrete=isinstance(manifest.action_space, DiscreteSpace))
     for keras_name, expected in ((ACTOR_FILE, probabilities), (CRITIC_FILE, values)):
         name = SERVING_FILES[keras_name]
         check_onnx(verified_serving[name], name, samples, expected, where)

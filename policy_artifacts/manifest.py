@@ -2,8 +2,9 @@
 
 The same model validates what the trainer writes and what the service reads, so a
 manifest that one side accepts the other side accepts too. Schema version 2 describes
-any gymnasium environment with a discrete action space: the observation space is
-`discrete {n}` or `box {shape, dtype, low, high}`; a grid world may add a `layout`.
+any gymnasium environment: the observation space is `discrete {n}` or `box {shape, dtype,
+low, high}`; the action space `discrete {n}` or, with Box observations, `box {shape, dtype,
+low, high, distribution}` (a Gaussian actor's outputs); a grid world may add a `layout`.
 Version-1 manifests (one environment only, written before version 2) are still read:
 `policy_artifacts.schema_v1` upgrades them in memory, so everything downstream sees one
 shape. The spaces and what they do live in `policy_artifacts.spaces`.
@@ -16,9 +17,9 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, model_validator
 
 from policy_artifacts import schema_v1
-from policy_artifacts.spaces import DiscreteSpace, ObservationSpace, StrictModel
+from policy_artifacts.spaces import ActionSpace, DiscreteSpace, ObservationSpace, StrictModel
 # Re-exported: the trainer and the tests import these from the manifest module.
-from policy_artifacts.spaces import BoxSpace, parse_observation_space  # noqa: F401
+from policy_artifacts.spaces import BoxActionSpace, BoxSpace, parse_observation_space  # noqa: F401
 
 SCHEMA_VERSION = 2
 SUPPORTED_SCHEMA_VERSIONS = (1, 2)
@@ -112,7 +113,7 @@ class Manifest(StrictModel):
     created_at: str = Field(max_length=64)
     env: EnvSpec
     observation_space: ObservationSpace
-    action_space: DiscreteSpace
+    action_space: ActionSpace
     action_names: list[Annotated[str, Field(min_length=1, max_length=MAX_NAME_CHARS)]] = Field(max_length=MAX_ACTIONS)
     layout: GridLayout | None = None
     hyperparameters: dict[str, Any]
@@ -124,12 +125,19 @@ class Manifest(StrictModel):
 
     @model_validator(mode="after")
     def _fields_agree(self):
-        if self.action_space.n > MAX_ACTIONS:
-            raise ValueError(f"at most {MAX_ACTIONS} actions are supported, got {self.action_space.n}")
-        if len(self.action_names) != self.action_space.n:
+        if isinstance(self.action_space, DiscreteSpace):
+            if self.action_space.n > MAX_ACTIONS:
+                raise ValueError(f"at most {MAX_ACTIONS} actions are supported, got {self.action_space.n}")
+            if len(self.action_names) != self.action_space.n:
+                raise ValueError(
+                    f"action_names has {len(self.action_names)} names for {self.action_space.n} actions"
+                )
+        elif len(self.action_names) != self.action_space.size:  # Box: one name per action element
             raise ValueError(
-                f"action_names has {len(self.action_names)} names for {self.action_space.n} actions"
+                f"action_names has {len(self.action_names)} names for {self.action_space.size} action elements"
             )
+        if isinstance(self.action_space, BoxActionSpace) and isinstance(self.observation_space, DiscreteSpace):
+            raise ValueError("Box actions need Box observations")
         if self.layout is not None:
             if not isinstance(self.observation_space, DiscreteSpace):
                 raise ValueError("a grid layout needs a discrete observation space")

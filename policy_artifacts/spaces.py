@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 MAX_STATES = 10_000_000
 MAX_OBSERVATION_ELEMENTS = 4096
+MAX_ACTION_ELEMENTS = 256
 SMALL_BATCH_ELEMENTS = 256  # Box batches this small are checked element by element in Python
 
 
@@ -107,6 +108,11 @@ class DiscreteSpace(_Space):
     @property
     def json_values(self) -> int:
         return 2  # the state, and the list around it in the (batch, 1) form
+
+    @property
+    def actor_outputs(self) -> int:
+        """Returns the actor's output width as an action space: one probability per action."""
+        return self.n
 
     def _check_values(self, raw: list, field: str, name: str) -> np.ndarray:
         # The (batch, 1) nesting of the models' own input is accepted too: [[0], [4]].
@@ -251,6 +257,48 @@ class BoxSpace(_Space):
 ObservationSpace = Annotated[DiscreteSpace | BoxSpace, Field(discriminator="kind")]
 
 
+class GaussianOutputs(StrictModel):
+    """How a Gaussian actor's outputs read: `[mean | log_std]` side by side, per action element."""
+
+    kind: Literal["diagonal_gaussian"] = "diagonal_gaussian"
+    outputs: Literal["mean_and_log_std"] = "mean_and_log_std"
+    log_std: Literal["state_independent", "network"] = Field(
+        description="state_independent: learned, the same for every observation; network: computed per observation.")
+    log_std_bounds: tuple[float, float] = Field(description="The log standard deviation is clipped to these.")
+
+
+class BoxActionSpace(BoxSpace):
+    """Box actions of a diagonal Gaussian actor: greedy is the mean, a sample is mean +
+    std x N(0, 1), and either is clipped to the bounds before it leaves (the environment
+    takes nothing else)."""
+
+    distribution: GaussianOutputs
+
+    @model_validator(mode="after")
+    def _few_enough_elements(self):
+        if self.size > MAX_ACTION_ELEMENTS:
+            raise ValueError(f"at most {MAX_ACTION_ELEMENTS} action elements, shape gives {self.size}")
+        return self
+
+    @property
+    def actor_outputs(self) -> int:
+        """Returns the actor's output width: a mean and a log standard deviation per element."""
+        return 2 * self.size
+
+    def mean_and_std(self, outputs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Returns the mean and standard deviation (each (batch, *shape)) from the actor's outputs."""
+        return gaussian_mean_and_std(outputs, self.size, self.distribution.log_std_bounds, tuple(self.shape))
+
+    def actions(self, outputs: np.ndarray, greedy: bool, rng: np.random.Generator) -> np.ndarray:
+        """Returns one action per row of the actor's outputs, clipped to the bounds."""
+        mean, std = self.mean_and_std(outputs)
+        low, high = self.bounds
+        return np.clip(mean if greedy else sample_gaussian(mean, std, rng), low, high)
+
+
+ActionSpace = Annotated[DiscreteSpace | BoxActionSpace, Field(discriminator="kind")]
+
+
 def parse_observation_space(fields: dict) -> DiscreteSpace | BoxSpace:
     """Returns the observation space a manifest's `observation_space` fields describe."""
     return BoxSpace.model_validate(fields) if fields.get("kind") == "box" else DiscreteSpace.model_validate(fields)
@@ -289,3 +337,20 @@ def sample_categorical(probabilities: np.ndarray, rng: np.random.Generator) -> n
     """Returns one index per row of `probabilities` (rows sum to 1), by inverse CDF: used for
     actions (trainer and service) and for stochastic transitions alike."""
     return sample_from_cumulative(np.cumsum(probabilities, axis=1), rng)
+
+
+def gaussian_mean_and_std(outputs: np.ndarray, size: int, log_std_bounds: tuple[float, float],
+                          shape: tuple[int, ...] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Returns (mean, std) from a Gaussian actor's `[mean | log_std]` outputs (batch, 2 x size),
+    each reshaped to (batch, *shape) if a shape is given."""
+    outputs = np.asarray(outputs, np.float64)
+    mean, std = outputs[:, :size], np.exp(np.clip(outputs[:, size:2 * size], *log_std_bounds))
+    if shape is not None:
+        mean, std = mean.reshape(len(outputs), *shape), std.reshape(len(outputs), *shape)
+    return mean, std
+
+
+def sample_gaussian(mean: np.ndarray, std: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Returns one draw of N(mean, std^2) per element, unclipped (the trainer's loss scores
+    the draw itself; whoever steps an environment clips it)."""
+    return mean + std * rng.standard_normal(mean.shape)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from policy_artifacts.spaces import sample_categorical
+from policy_artifacts.spaces import GaussianOutputs, gaussian_mean_and_std, sample_categorical, sample_gaussian
 
 if TYPE_CHECKING:
     import keras
@@ -26,8 +26,7 @@ if TYPE_CHECKING:
 # near-greedy actions overflow float32; above, actions are mostly clipped noise.
 LOG_STD_MIN, LOG_STD_MAX = -5.0, 2.0
 # What the manifest says of a Gaussian actor's outputs, so any reader can turn them into actions.
-GAUSSIAN_FIELDS = {"kind": "diagonal_gaussian", "outputs": "mean_and_log_std", "log_std": "state_independent",
-                   "log_std_bounds": [LOG_STD_MIN, LOG_STD_MAX]}
+GAUSSIAN_FIELDS = GaussianOutputs(log_std="state_independent", log_std_bounds=(LOG_STD_MIN, LOG_STD_MAX)).model_dump()
 
 
 class ActionDistribution(Protocol):
@@ -75,12 +74,10 @@ class DiagonalGaussian:
 
     def mean_and_std(self, outputs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Returns the mean and standard deviation from the actor's [mean | log_std] outputs."""
-        mean, log_std = outputs[:, :self.size], outputs[:, self.size:]
-        return mean, np.exp(np.clip(log_std, LOG_STD_MIN, LOG_STD_MAX))
+        return gaussian_mean_and_std(outputs, self.size, (LOG_STD_MIN, LOG_STD_MAX))
 
     def sample(self, outputs, rng, epsilon=0.0):  # exploration is the standard deviation's
-        mean, std = self.mean_and_std(outputs)
-        return mean + std * rng.standard_normal(mean.shape)
+        return sample_gaussian(*self.mean_and_std(outputs), rng)
 
     def greedy(self, outputs):
         return outputs[:, :self.size]

@@ -15,6 +15,7 @@ import importlib
 import gymnasium as gym
 import numpy as np
 
+from policy_artifacts.spaces import MAX_ACTION_ELEMENTS, MAX_OBSERVATION_ELEMENTS
 from policy_artifacts.store import first_line
 from trainer.tasks import frozenlake
 from trainer.tasks.base import Task, TaskError
@@ -29,7 +30,6 @@ MAX_EPISODE_STEPS = 100_000
 TABULAR_STEP_LIMIT = 100
 # A Box env without a registered limit needs one too, or a Monte Carlo evaluation may never end.
 BOX_STEP_LIMIT = 1000
-MAX_ACTION_ELEMENTS = 256  # the artifact format's cap on Box action elements
 # Arguments of `gymnasium.make` itself, not of the env: the trainer sets them.
 RESERVED_KWARGS = {"max_episode_steps": "use --max-episode-steps", "render_mode": "training renders nothing"}
 # An env id whose task is more than the catalogue's data has a module of its own: it builds
