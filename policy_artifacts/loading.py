@@ -84,7 +84,8 @@ def check_outputs(probabilities: np.ndarray, values: np.ndarray, where: str, dis
     row is a distribution (a Gaussian actor's rows are means and log standard deviations)."""
     if not (np.all(np.isfinite(probabilities)) and np.all(np.isfinite(values))):
         raise ArtifactError(f"{where}: the models give non-finite outputs")
-    if discrete and np.any(probabilities < 0) or not np.allclose(probabilities.sum(axis=1), 1.0, atol=PROBABILITY_TOLERANCE):
+    if discrete and (np.any(probabilities < 0)
+                     or not np.allclose(probabilities.sum(axis=1), 1.0, atol=PROBABILITY_TOLERANCE)):
         raise ArtifactError(f"{where}: actor outputs are not probabilities")
 
 
