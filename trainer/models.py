@@ -118,17 +118,18 @@ def build_box_critic(
     return keras.Model(observation, value, name="critic")
 
 
-def _without_constraints(layer: keras.layers.Layer) -> keras.layers.Layer:
-    config = layer.get_config()
-    for key in ("kernel_constraint", "bias_constraint"):
-        if config.get(key) is not None:
-            config[key] = None
-    return layer.__class__.from_config(config)
-
-
 def inference_copy(model: keras.Model) -> keras.Model:
     """Returns an uncompiled copy with the same weights and no training constraints, so the
-    saved file names no custom class (no loss, no constraint) and loads anywhere."""
-    copy = keras.models.clone_model(model, clone_function=_without_constraints)
+    saved file names no custom class (no loss, no constraint) and loads anywhere.
+
+    Built from the model's config rather than `keras.models.clone_model`, which (Keras 3.15)
+    compiles its clone like the original, and so would save the custom loss into the file.
+    """
+    config = model.get_config()
+    for layer in config["layers"]:
+        for key in ("kernel_constraint", "bias_constraint"):
+            if layer["config"].get(key) is not None:
+                layer["config"][key] = None
+    copy = model.__class__.from_config(config)
     copy.set_weights(model.get_weights())
     return copy

@@ -113,3 +113,12 @@ def test_rewards_are_scaled_by_the_spread_of_discounted_returns_and_keep_their_s
     scaled = RewardNormalizer(n_envs=4, gamma=0.9)(rewards, ended, acted)
     ratio = rewards / scaled
     assert np.allclose(ratio, ratio[0, 0]) and ratio[0, 0] > 10  # one positive factor, of the returns' spread
+
+
+def test_the_inference_copy_is_not_compiled_so_its_file_names_no_custom_loss(tmp_path):
+    actor = build_gaussian_actor((3,), action_size=1, hidden_units=8, hidden_layers=1)
+    actor.compile(optimizer="adam", loss=GaussianActorLoss(action_size=1))
+    copy = inference_copy(actor)
+    assert not copy.compiled
+    copy.save(tmp_path / "actor.keras")
+    keras.saving.load_model(tmp_path / "actor.keras", custom_objects={})  # safe mode, no trainer classes needed
