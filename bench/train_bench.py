@@ -101,10 +101,10 @@ def run_sb3(task, name: str, level: float | None, seed: int, cap_seconds: float)
 
     def evaluate() -> tuple[float, bool]:
         if box:
-            screen = monte_carlo_returns(screen_envs, greedy_probabilities, True, rng).mean()
+            screen = monte_carlo_returns(screen_envs, greedy_probabilities, task.distribution, True, rng).mean()
             if screen < task.target_return:
                 return screen, False
-            full = monte_carlo_returns(full_envs, greedy_probabilities, True, rng).mean()
+            full = monte_carlo_returns(full_envs, greedy_probabilities, task.distribution, True, rng).mean()
             return full, full >= task.target_return
         actions = greedy_probabilities(np.arange(task.table.n_states)).argmax(axis=1)
         if name in LAKES:

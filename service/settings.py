@@ -152,8 +152,8 @@ class Settings(BaseSettings):
                 # The request pattern itself: a label configured here can always be asked for.
                 if label in BUILT_IN_LABELS or not LABEL.fullmatch(label):
                     raise ValueError(
-                        f"{policy}: label {label[:40]!r} must be {LABEL_RULE}, starting with a letter, at most "
-                        f"32 characters, and not {' or '.join(map(repr, BUILT_IN_LABELS))} (they always exist)"
+                        f"{policy}: label {label[:40]!r} must start with a letter, be {LABEL_RULE} of at most "
+                        f"32 characters, and not be {' or '.join(map(repr, BUILT_IN_LABELS))} (they always exist)"
                     )
                 if version < 1:
                     raise ValueError(f"{policy}: label {label!r} names version {version}; versions start at 1")
