@@ -30,6 +30,23 @@ class Progress:
     evaluation: Evaluation
 
 @dataclass
+class UpdateRecord:
+    """What one update did, for whoever watches training (TensorBoard): SB3's scalars."""
+
+    env_steps: int
+    updates: int
+    actor_loss: float
+    critic_loss: float
+    entropy: float  # mean entropy of the rollout's action distributions
+    explained_variance: float  # of the returns by the critic's values, before the update
+    entropy_coef: float
+    actor_learning_rate: float
+    critic_learning_rate: float
+    episode_returns: list[float]  # episodes that ended in this rollout, in the env's own rewards
+    episode_lengths: list[int]
+
+
+@dataclass
 class TrainingResult:
     actor: keras.Model
     critic: keras.Model
@@ -86,6 +103,30 @@ def collect_rollout(
         acted=np.stack([s.acted for _, _, s, _ in steps]),
     )
 
+class EpisodeTracker:
+    """Returns and lengths of the episodes the training environments finish (raw rewards)."""
+
+    def __init__(self, n_envs: int):
+        self.returns = np.zeros(n_envs)
+        self.lengths = np.zeros(n_envs, dtype=np.int64)
+
+    def record(self, rewards: np.ndarray, ended: np.ndarray, acted: np.ndarray) -> tuple[list[float], list[int]]:
+        """Returns (returns, lengths) of the episodes that ended in this rollout."""
+        returns, lengths = [], []
+        for t in range(len(rewards)):
+            self.returns += np.where(acted[t], rewards[t], 0.0)
+            self.lengths += acted[t]
+            returns += self.returns[ended[t]].tolist()
+            lengths += self.lengths[ended[t]].tolist()
+            self.returns[ended[t]], self.lengths[ended[t]] = 0.0, 0
+        return returns, lengths
+
+
+def rollout_outputs(task: Task, actor: keras.Model, rollout: Rollout) -> np.ndarray:
+    """Returns the actor's outputs for the rollout's observations (after the update)."""
+    return task.batched(actor)(rollout.observations.reshape(-1, *rollout.observations.shape[2:]))
+
+
 def build_models(task: Task, hp: Hyperparameters) -> tuple[keras.Model, keras.Model, keras.losses.Loss]:
     """Returns the compiled actor and critic, and the actor's loss (its entropy weight is scheduled)."""
     actor, critic = task.build_models(hp)
@@ -95,8 +136,10 @@ def build_models(task: Task, hp: Hyperparameters) -> tuple[keras.Model, keras.Mo
     critic.compile(optimizer=keras.optimizers.Adam(hp.critic_learning_rate, clipnorm=clipnorm), loss="mse")
     return actor, critic, actor_loss
 
-def update(task: Task, actor: keras.Model, critic: keras.Model, rollout: Rollout, hp: Hyperparameters) -> None:
-    """Fits the critic to the rollout's returns and the actor to its advantages, one step each."""
+def update(task: Task, actor: keras.Model, critic: keras.Model, rollout: Rollout,
+           hp: Hyperparameters) -> tuple[float, float, float]:
+    """Fits the critic to the rollout's returns and the actor to its advantages, one step each;
+    returns (actor loss, critic loss, the returns' variance explained by the critic before)."""
     n_steps, n_envs = rollout.actions.shape[:2]
     flat = n_steps * n_envs
     values = task.batched(critic)(np.concatenate([rollout.observations, rollout.final_observations]).reshape(
@@ -113,14 +156,26 @@ def update(task: Task, actor: keras.Model, critic: keras.Model, rollout: Rollout
         acted = advantages[weights > 0]
         advantages = (advantages - acted.mean()) / (acted.std() + 1e-8)
     inputs = task.model_inputs(rollout.observations.reshape(flat, *rollout.observations.shape[2:]))
-    critic.train_on_batch(inputs, returns.reshape(-1, 1).astype(np.float32), sample_weight=weights)
-    actor.train_on_batch(inputs, task.distribution.targets(rollout.actions, advantages), sample_weight=weights)
+    critic_loss = critic.train_on_batch(inputs, returns.reshape(-1, 1).astype(np.float32), sample_weight=weights)
+    actor_loss = actor.train_on_batch(inputs, task.distribution.targets(rollout.actions, advantages),
+                                      sample_weight=weights)
+    acted = weights > 0
+    explained = explained_variance(values[0].reshape(-1)[acted], returns.reshape(-1)[acted])
+    return float(actor_loss), float(critic_loss), explained
+
+
+def explained_variance(predicted: np.ndarray, actual: np.ndarray) -> float:
+    """Returns 1 - Var(actual - predicted) / Var(actual): 1 is a perfect critic, 0 no better
+    than a constant, negative worse (nan if the returns do not vary)."""
+    spread = np.var(actual)
+    return float("nan") if spread == 0 else float(1.0 - np.var(actual - predicted) / spread)
 
 def train(
     task: Task,
     hp: Hyperparameters,
     seed: int | None = None,
     on_progress: Callable[[Progress], None] | None = None,
+    on_update: Callable[[UpdateRecord], None] | None = None,
 ) -> TrainingResult:
     """Returns trained models once the greedy policy reaches the task's target or the budget is spent."""
     started = time.perf_counter()
@@ -130,6 +185,7 @@ def train(
     env = task.vector_env(hp.n_envs, seed)
     normalizer = task.observation_normalizer(hp)
     reward_normalizer = RewardNormalizer(hp.n_envs, hp.gamma) if hp.normalize_rewards else None
+    episodes = EpisodeTracker(hp.n_envs)
 
     def as_published(model: keras.Model) -> keras.Model:
         """Returns the model as it would be published: taking raw observations."""
@@ -154,12 +210,19 @@ def train(
         progress = env_steps / max(hp.decay_env_steps, 1)
         epsilon = linear_schedule(hp.epsilon_start, hp.epsilon_final, progress)
         rollout = collect_rollout(env, task.batched(actor), task.distribution, epsilon, hp.n_steps, rng, normalizer)
+        ended = rollout.terminated | rollout.truncated
+        finished = episodes.record(rollout.rewards, ended, rollout.acted)
         if reward_normalizer:
-            rollout.rewards = reward_normalizer(rollout.rewards, rollout.terminated | rollout.truncated, rollout.acted)
-        actor_loss.entropy_coef.assign(linear_schedule(hp.entropy_coef, hp.entropy_coef_final, progress))
-        update(task, actor, critic, rollout, hp)
+            rollout.rewards = reward_normalizer(rollout.rewards, ended, rollout.acted)
+        entropy_coef = linear_schedule(hp.entropy_coef, hp.entropy_coef_final, progress)
+        actor_loss.entropy_coef.assign(entropy_coef)
+        losses = update(task, actor, critic, rollout, hp)
         env_steps += hp.n_steps * hp.n_envs
         updates += 1
+        if on_update:
+            entropy = task.distribution.entropy(rollout_outputs(task, actor, rollout))
+            on_update(UpdateRecord(env_steps, updates, *losses[:2], entropy, losses[2], entropy_coef,
+                                   hp.actor_learning_rate, hp.critic_learning_rate, *finished))
 
     actor, critic = as_published(actor), as_published(critic)
     final = task.final_evaluation(actor, hp, evaluation if evaluated_at == updates else None)

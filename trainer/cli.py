@@ -112,6 +112,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--policy", help="Policy name (default: from the env and its options, e.g. taxi, cartpole).")
     run.add_argument("--quiet", action="store_true", help="No progress bar; print only the result line.")
+    run.add_argument("--tensorboard", type=Path, metavar="DIR", default=None,
+                     help="Write TensorBoard scalars (SB3's: episode return and length, losses, entropy, explained "
+                          "variance, learning rates, evaluation) under DIR/<policy>-<seed>, each update.")
     run.add_argument("--if-missing", action="store_true",
                      help="Do nothing if the policy already has a version (for first-start jobs).")
 
@@ -182,6 +185,8 @@ def main(argv: list[str] | None = None) -> int:
         hp = hyperparameters(task.hyperparameters, args)
         policy = check_policy_name(args.policy if args.policy is not None else task.default_policy_name)
         _check_writable(args.artifact_root)
+        if args.tensorboard is not None:
+            _check_writable(args.tensorboard)
     except (TaskError, ValueError, ArtifactError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE if not isinstance(exc, OSError) else EXIT_FAILURE
@@ -197,12 +202,24 @@ def main(argv: list[str] | None = None) -> int:
     try:
         task.check_solvable()
         # Only now: these import Keras, and so TensorFlow, which every check above runs without.
-        from trainer.a2c import train
+        from trainer.a2c import Progress, train
         from trainer.progress import ProgressBar
         from trainer.publish import publish_result
 
+        board = None
+        if args.tensorboard is not None:
+            from trainer.tensorboard import TensorBoardLog
+
+            board = TensorBoardLog(args.tensorboard, f"{policy}-seed{seed}")
         with ProgressBar(total=hp.budget, enabled=not args.quiet) as bar:
-            result = train(task, hp, seed=seed, on_progress=bar.update)
+            def progress(update: Progress) -> None:
+                bar.update(update)
+                if board:
+                    board.evaluation(update)
+
+            result = train(task, hp, seed=seed, on_progress=progress, on_update=board.update if board else None)
+        if board:
+            board.close()
         published = publish_result(args.artifact_root, policy, task, hp, seed, result)
     except TaskError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -35,6 +35,7 @@ class ActionDistribution(Protocol):
     def to_env(self, actions: np.ndarray) -> np.ndarray: ...
     def loss(self, entropy_coef: float) -> keras.losses.Loss: ...
     def targets(self, actions: np.ndarray, advantages: np.ndarray) -> np.ndarray: ...
+    def entropy(self, outputs: np.ndarray) -> float: ...
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,11 @@ class Categorical:
 
     def to_env(self, actions):
         return actions
+
+    def entropy(self, outputs):
+        """Returns the mean entropy (nats) of the rows' categorical distributions."""
+        p = np.clip(outputs, 1e-12, 1.0)
+        return float(-(p * np.log(p)).sum(axis=1).mean())
 
     def loss(self, entropy_coef):
         from trainer.losses import ActorLoss  # Keras loads with training, after the CLI's checks
@@ -84,6 +90,11 @@ class DiagonalGaussian:
 
     def to_env(self, actions):
         return np.clip(actions, self.low, self.high)
+
+    def entropy(self, outputs):
+        """Returns the mean entropy (nats) of the rows' Gaussians, before clipping."""
+        _, std = self.mean_and_std(outputs)
+        return float((np.log(std) + 0.5 * np.log(2 * np.pi * np.e)).sum(axis=1).mean())
 
     def loss(self, entropy_coef):
         from trainer.losses import GaussianActorLoss  # Keras loads with training, after the CLI's checks
