@@ -5,10 +5,11 @@
 # With podman, build with `--format docker`: the OCI format has no HEALTHCHECK.
 ARG BASE_IMAGE=python:3.11-slim-bookworm
 
-# What both roles share: the user, the artifact root, the environment.
+# What both roles share: the user, the artifact root (and /runs, for the trainer's
+# TensorBoard logs), the environment.
 FROM ${BASE_IMAGE} AS base
 RUN groupadd --gid 10001 policy && useradd --uid 10001 --gid policy --no-create-home --shell /usr/sbin/nologin policy \
-    && mkdir -p /artifacts && chown policy:policy /artifacts
+    && mkdir -p /artifacts /runs && chown policy:policy /artifacts /runs
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     HOME=/tmp \
