@@ -271,6 +271,8 @@ class DataPlane:
 
     def act(self, policy: ServedPolicy, observations: np.ndarray, greedy: bool, seed: int | None,
             mask: np.ndarray | None = None) -> np.ndarray:
+        if policy.action_elements > 1:  # Box actions: an answer of observations x elements numbers
+            self.check_answer_cells(len(observations) * policy.action_elements, "observations x action elements")
         rng = unseeded_generator() if seed is None else np.random.default_rng(seed)
         return policy.act(observations, greedy=greedy, rng=rng, mask=mask)
 

@@ -106,6 +106,11 @@ class ServedPolicy:
         """Returns the outputs that describe the action distribution (what `distribution` gives)."""
         return tuple(spec for spec in self.outputs if spec.name not in ("action", "value"))
 
+    @property
+    def action_elements(self) -> int:
+        """Returns how many numbers one action is: 1 for a discrete action."""
+        return 1
+
     def action_labels(self, actions: list) -> list[str] | None:
         """Returns the name of each action, or None where actions have no names (Box actions)."""
         names = self.action_names
@@ -241,6 +246,10 @@ class GaussianPolicy(NetworkPolicy):
         shape = tuple(space.shape)
         return (OutputSpec("action", space.wire_dtype, shape), OutputSpec("mean", FLOAT64, shape),
                 OutputSpec("std", FLOAT64, shape), OutputSpec("value", FLOAT64, ()))
+
+    @property
+    def action_elements(self) -> int:
+        return self.action_space.size
 
     def action_labels(self, actions: list) -> None:
         return None

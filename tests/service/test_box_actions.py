@@ -21,14 +21,14 @@ BATCH = 1000
 
 @pytest.fixture(scope="module")
 def published(tmp_path_factory):
-    """Returns (client, {policy: (keras actor, keras critic) as loaded from the published files})."""
+    """Returns (client, {policy: (keras actor, keras critic) as loaded from the published files}, root)."""
     root = tmp_path_factory.mktemp("artifacts")
     loaded = {}
     for policy, size, seed in ((PENDULUM, 1, 5), (ARM, 2, 4)):
         path = publish_gaussian_models(root, policy, *random_gaussian_models(action_size=size, seed=seed)).path
         loaded[policy] = (keras.saving.load_model(path / ACTOR_FILE), keras.saving.load_model(path / CRITIC_FILE))
     client = build_client(root, tmp_path_factory.mktemp("cache"), max_batch=BATCH, max_body_bytes=1 << 20)
-    return client, loaded
+    return client, loaded, root
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +65,7 @@ def act(client, policy, **body):
 
 @pytest.mark.parametrize("policy", [PENDULUM, ARM])
 def test_greedy_actions_of_a_thousand_observations_are_the_keras_mean_clipped(published, policy):
-    client, loaded = published
+    client, loaded, _ = published
     batch = observations(BATCH)
     started = time.perf_counter()
     answer = act(client, policy, observations=batch.tolist(), mode="greedy")
@@ -83,7 +83,7 @@ def test_one_observation_answers_a_list_of_the_action_shape_without_a_name(clien
 
 
 def test_seeded_samples_repeat_and_are_the_mean_plus_std_times_the_seeds_normals_clipped(published):
-    client, loaded = published
+    client, loaded, _ = published
     batch = observations(50, seed=1)
     first, second = (act(client, ARM, observations=batch.tolist(), seed=11).actions for _ in range(2))
     assert first == second
@@ -99,7 +99,7 @@ def test_unseeded_samples_differ_between_requests(client):
 
 
 def test_policy_answers_the_mean_and_std_and_value_the_critic(published):
-    client, loaded = published
+    client, loaded, _ = published
     actor, critic = loaded[ARM]
     batch = observations(8, seed=2)
     response = client.post("/policy", json={"policy": ARM, "observations": batch.tolist()})
@@ -127,6 +127,14 @@ def test_an_action_mask_is_refused_for_box_actions(client, mask):
 ])
 def test_client_mistakes_are_4xx_json_errors(client, body, status, code):
     assert_error(client.post("/act", json={"policy": PENDULUM, **body}), status, code)
+
+
+def test_an_answer_of_more_numbers_than_the_cap_is_413(published, tmp_path):
+    small = build_client(published[2], tmp_path / "cache", max_answer_cells=30)
+    body = {"policy": ARM, "observations": observations(16).tolist()}  # 32 numbers; 64 for mean and std
+    assert_error(small.post("/act", json=body), 413, "payload_too_large", ["action elements"])
+    assert_error(small.post("/policy", json=body), 413, "payload_too_large")
+    assert small.post("/act", json={**body, "observations": body["observations"][:15]}).status_code == 200
 
 
 def test_the_whole_table_is_refused_for_box_observations(client):
