@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import math
-from dataclasses import dataclass
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -245,9 +245,10 @@ class DataPlane:
         if mask is None:
             return None
         if not policy.takes_action_mask:
+            kind = policy.action_space.kind
             raise UnsupportedForPolicy(
-                f"action_mask: {policy.name} has {policy.action_space.kind} actions; an action mask applies "
-                "only to discrete actions", details=[{"field": "action_mask", "action_space": policy.action_space.kind}])
+                f"action_mask: {policy.name} has {kind} actions; an action mask applies only to discrete actions",
+                details=[{"field": "action_mask", "action_space": kind}])
         n_actions = len(policy.action_names)
         expected = InvalidRequest(
             f"action_mask: a list of one 0 or 1 per action of {policy.name} ({n_actions} actions), "

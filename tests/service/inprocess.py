@@ -22,7 +22,8 @@ MAX_BATCH = 64
 
 def build_client(root: Path, cache_dir: Path, **settings):
     """Returns a test client of an app serving what the loader makes of `root`."""
-    return in_process_app(Settings(**{"artifact_root": root, "max_batch": MAX_BATCH, **settings}), cache_dir).test_client()
+    settings = Settings(**{"artifact_root": root, "max_batch": MAX_BATCH, **settings})
+    return in_process_app(settings, cache_dir).test_client()
 
 
 def publish_both(root: Path) -> None:
