@@ -36,7 +36,8 @@ class PolicyApi(Api):
                   "policies", ActRequest, ActResponse, predict_errors),
             Route("/value", "POST", self.value, "value", "The critic's V(s) for the observation(s)",
                   "policies", ObservationRequest, ValueResponse, predict_errors),
-            Route("/policy", "POST", self.probabilities, "probabilities", "Action probabilities for the observation(s)",
+            Route("/policy", "POST", self.probabilities, "probabilities",
+                  "The action distribution for the observation(s): probabilities, or a Box action's mean and std",
                   "policies", ObservationRequest, ProbabilitiesResponse, predict_errors),
             Route("/policy", "GET", self.table, "policyTable",
                   "Every state of a discrete policy: probabilities, greedy action, value (and grid cell)",
@@ -68,12 +69,12 @@ class PolicyApi(Api):
         body, policy, observations = self._observation_request(ActRequest)
         mask = self.plane.action_mask(policy, body.action_mask, len(observations))
         actions = self.plane.act(policy, observations, body.mode == "greedy", body.seed, mask).tolist()
-        names = [policy.action_names[a] for a in actions]
+        names = policy.action_labels(actions)  # None for Box actions: their elements are named in /models
         answer = ActResponse(policy=policy.name, version=policy.version, mode=body.mode)
         if body.is_batch:
             answer.actions, answer.action_names = actions, names
         else:
-            answer.action, answer.action_name = actions[0], names[0]
+            answer.action, answer.action_name = actions[0], names[0] if names else None
         return model_response(answer, exclude_none=True)
 
     def value(self) -> Response:
@@ -88,11 +89,11 @@ class PolicyApi(Api):
 
     def probabilities(self) -> Response:
         body, policy, observations = self._observation_request(ObservationRequest)
-        table = self.plane.probabilities(policy, observations).tolist()
+        distribution = {name: rows.tolist() for name, rows in self.plane.distribution(policy, observations).items()}
         return model_response(ProbabilitiesResponse(
             policy=policy.name, version=policy.version, action_names=list(policy.action_names),
-            probabilities=table if body.is_batch else table[0],
-        ))
+            **{name: rows if body.is_batch else rows[0] for name, rows in distribution.items()},
+        ), exclude_none=True)
 
     def table(self) -> Response:
         version = version_reference(request.args.get("version"))

@@ -9,6 +9,8 @@ from the registry's snapshot.
 from __future__ import annotations
 
 import hashlib
+import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -17,9 +19,10 @@ import numpy as np
 from policy_artifacts.names import LABEL, LABEL_RULE
 from policy_artifacts.spaces import SpaceError
 from service.errors import (
-    InvalidRequest, NotReady, PayloadTooLarge, PolicyNotFound, VersionNotFound, refused_observations,
+    InvalidRequest, NotReady, PayloadTooLarge, PolicyNotFound, UnsupportedForPolicy, VersionNotFound,
+    refused_observations,
 )
-from service.policy import ServedPolicy, unseeded_generator
+from service.policy import OutputSpec, ServedPolicy, unseeded_generator
 from service.registry import PolicyEntry, Registry, Snapshot
 from service.settings import Settings
 
@@ -32,8 +35,13 @@ class Answer:
     values: np.ndarray
 
 
-Output = Literal["action", "probabilities", "value"]
-OUTPUTS: tuple[Output, ...] = ("action", "probabilities", "value")
+# Every output some policy answers (which ones a policy has: `ServedPolicy.outputs`).
+Output = Literal["action", "probabilities", "mean", "std", "value"]
+OUTPUTS: tuple[Output, ...] = ("action", "probabilities", "mean", "std", "value")
+# The outputs a request asks for: names, None for every output of the policy it resolves
+# to, or a function choosing them from that policy (for a protocol whose method means
+# different outputs for different policies: TF Serving's actor signature).
+Outputs = tuple[Output, ...] | Callable[[ServedPolicy], tuple[Output, ...]] | None
 
 
 @dataclass(frozen=True)
@@ -49,7 +57,7 @@ class InferenceRequest:
     policy: str | None
     version: int | str | None
     observations: list | np.ndarray
-    outputs: tuple[Output, ...] = OUTPUTS
+    outputs: Outputs = None
     greedy: bool = False
     seed: int | None = None
     action_mask: object = None  # as /act's: one 0/1 list per action, or one per observation
@@ -137,19 +145,36 @@ class DataPlane:
         else:
             observations = self.observations(policy, request.observations, request.field)
         count = len(observations)
-        mask = self.action_mask(policy, request.action_mask, count) if "action" in request.outputs else None
-        outputs = {}
-        for name in request.outputs:
+        specs = self.output_specs(policy, request.outputs)
+        mask = self.action_mask(policy, request.action_mask, count) if "action" in specs else None
+        outputs, distribution = {}, None
+        for name, spec in specs.items():
             if count == 0:
-                width = (len(policy.action_names),) if name == "probabilities" else ()
-                outputs[name] = np.zeros((0, *width), dtype=np.int64 if name == "action" else np.float64)
+                outputs[name] = np.zeros((0, *spec.shape), dtype=spec.dtype)
             elif name == "action":
-                outputs[name] = self.act(policy, observations, request.greedy, request.seed, mask).astype(np.int64)
-            elif name == "probabilities":
-                outputs[name] = self.probabilities(policy, observations)
-            else:
+                outputs[name] = self.act(policy, observations, request.greedy, request.seed, mask).astype(spec.dtype)
+            elif name == "value":
                 outputs[name] = self.value(policy, observations)
+            else:
+                distribution = distribution or self.distribution(policy, observations)
+                outputs[name] = distribution[name]
         return InferenceAnswer(policy, outputs)
+
+    @staticmethod
+    def output_specs(policy: ServedPolicy, wanted: Outputs) -> dict[str, OutputSpec]:
+        """Returns {name: spec} of the outputs a request asks for, in its order, or raises
+        InvalidRequest naming one the policy does not answer."""
+        specs = {spec.name: spec for spec in policy.outputs}
+        names = wanted(policy) if callable(wanted) else wanted
+        if names is None:
+            return specs
+        for name in names:
+            if name not in specs:
+                raise InvalidRequest(
+                    f"outputs: {str(name)[:40]!r} is not an output of {policy.name} "
+                    f"({policy.action_space.kind} actions); its outputs are {list(specs)}",
+                    details=[{"field": "outputs", "allowed": list(specs)}])
+        return {name: specs[name] for name in names}
 
     def _resolve(self, snapshot: Snapshot, name: str | None, version: int | str | None,
                  seed: int | None) -> tuple[PolicyEntry, ServedPolicy]:
@@ -219,6 +244,11 @@ class DataPlane:
         mask for every observation or one per observation, each one 0 or 1 per action."""
         if mask is None:
             return None
+        if not policy.takes_action_mask:
+            kind = policy.action_space.kind
+            raise UnsupportedForPolicy(
+                f"action_mask: {policy.name} has {kind} actions; an action mask applies only to discrete actions",
+                details=[{"field": "action_mask", "action_space": kind}])
         n_actions = len(policy.action_names)
         expected = InvalidRequest(
             f"action_mask: a list of one 0 or 1 per action of {policy.name} ({n_actions} actions), "
@@ -242,15 +272,20 @@ class DataPlane:
 
     def act(self, policy: ServedPolicy, observations: np.ndarray, greedy: bool, seed: int | None,
             mask: np.ndarray | None = None) -> np.ndarray:
+        if policy.action_elements > 1:  # Box actions: an answer of observations x elements numbers
+            self.check_answer_cells(len(observations) * policy.action_elements, "observations x action elements")
         rng = unseeded_generator() if seed is None else np.random.default_rng(seed)
         return policy.act(observations, greedy=greedy, rng=rng, mask=mask)
 
     def value(self, policy: ServedPolicy, observations: np.ndarray) -> np.ndarray:
         return policy.value(observations)
 
-    def probabilities(self, policy: ServedPolicy, observations: np.ndarray) -> np.ndarray:
-        self.check_answer_cells(len(observations) * len(policy.action_names), "observations x actions")
-        return policy.probabilities(observations)
+    def distribution(self, policy: ServedPolicy, observations: np.ndarray) -> dict[str, np.ndarray]:
+        """Returns the action distribution per observation: probabilities (discrete actions),
+        or mean and std (Box actions)."""
+        width = sum(math.prod(spec.shape) for spec in policy.distribution_outputs)
+        self.check_answer_cells(len(observations) * width, "observations x distribution numbers")
+        return policy.distribution(observations)
 
     def check_answer_cells(self, cells: int, what: str) -> None:
         """Raises PayloadTooLarge if an answer of `cells` numbers would pass the cap."""

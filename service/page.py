@@ -103,6 +103,19 @@ def space_summary(policy: ServedPolicy) -> str:
     return f"Box of shape {list(space.shape)} ({space.dtype})"
 
 
+def action_summary(policy: ServedPolicy) -> str:
+    """Returns the actions in words: their names, and for Box actions the shape, bounds and
+    distribution (the page has no probability table for them)."""
+    space = policy.action_space
+    names = ", ".join(policy.action_names)
+    if space.kind == "discrete":
+        return names
+    low, high = space.flat_bounds
+    bounds = ", ".join(f"{name} in [{lo:g}, {hi:g}]" for name, lo, hi in zip(policy.action_names, low, high))
+    return (f"Box of shape {list(space.shape)} ({space.dtype}): {bounds}; "
+            f"{space.distribution.kind.replace('_', ' ')} (greedy: the mean, clipped to the bounds)")
+
+
 def page_policies(snapshot: Snapshot, max_cells: int) -> list[dict]:
     """Returns what the template draws for each policy (grids of more than `max_cells`
     numbers are left out: the page would weigh megabytes)."""
@@ -118,6 +131,7 @@ def page_policies(snapshot: Snapshot, max_cells: int) -> list[dict]:
             "legend": list(tiles(manifest.layout).values()) if manifest and manifest.layout else [],
             "env": manifest.env if manifest else None,
             "space": space_summary(served) if served else "",
+            "actions": action_summary(served) if served else "",
             "evaluation": manifest.evaluation if manifest else None,
             "curve": curve_points(curve), "curve_steps": f"{curve[-1][0]:,}" if curve else 0,
             "curve_range": (min(v for _, v in curve), max(v for _, v in curve)) if curve else None,

@@ -2,9 +2,12 @@
 
 Discrete observations: the loader tabulated the actor and critic over every state, so
 answering is numpy indexing. Box observations: the loader converted the verified models
-to ONNX, and ONNX Runtime runs them here (one call for a whole batch). Both answer the
-same verbs, `act`, `value` and `probabilities`, on observations the data plane already
-checked against the policy's space.
+to ONNX, and ONNX Runtime runs them here (one call for a whole batch). Every policy answers
+the same verbs, `act`, `value` and `distribution`, on observations the data plane already
+checked against the policy's space, and lists its `outputs` (name, datatype, shape), which
+every protocol reads instead of asking what kind of actions a policy has: discrete actions
+give `action` (an index) and `probabilities`; Box actions (a diagonal Gaussian actor,
+`GaussianPolicy`) give `action` (a float vector), `mean` and `std`.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import numpy as np
 
 from policy_artifacts.loading import NetworkServable, TabularServable
 from policy_artifacts.manifest import Manifest
-from policy_artifacts.spaces import BoxSpace, DiscreteSpace, sample_from_cumulative
+from policy_artifacts.spaces import BoxActionSpace, BoxSpace, DiscreteSpace, sample_from_cumulative
 
 _generator: dict[int, np.random.Generator] = {}
 
@@ -48,9 +51,23 @@ def masked(probabilities: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return np.where(totals > 0, restricted / np.where(totals > 0, totals, 1.0), uniform)
 
 
+@dataclass(frozen=True)
+class OutputSpec:
+    """One output a policy answers: its name, the datatype it travels in and its shape per
+    observation (after the batch dimension)."""
+
+    name: str
+    dtype: np.dtype
+    shape: tuple[int, ...]
+
+
+FLOAT64 = np.dtype(np.float64)
+
+
 @dataclass(frozen=True, eq=False)
 class ServedPolicy:
-    """What every served version has: its identity and manifest; subclasses add the model."""
+    """What every served version has: its identity and manifest; subclasses add the model.
+    This class answers for discrete actions; `GaussianPolicy` for Box ones."""
 
     name: str
     version: int
@@ -65,8 +82,43 @@ class ServedPolicy:
         return self.manifest.observation_space
 
     @property
+    def action_space(self) -> DiscreteSpace | BoxActionSpace:
+        return self.manifest.action_space
+
+    @property
     def is_tabular(self) -> bool:
         return False
+
+    @property
+    def takes_action_mask(self) -> bool:
+        """Returns True if an action mask means something to this policy (discrete actions)."""
+        return True
+
+    @cached_property
+    def outputs(self) -> tuple[OutputSpec, ...]:
+        """Returns every output the policy answers, in the order protocols list them."""
+        return (OutputSpec("action", self.action_space.wire_dtype, ()),
+                OutputSpec("probabilities", FLOAT64, (len(self.action_names),)),
+                OutputSpec("value", FLOAT64, ()))
+
+    @cached_property
+    def distribution_outputs(self) -> tuple[OutputSpec, ...]:
+        """Returns the outputs that describe the action distribution (what `distribution` gives)."""
+        return tuple(spec for spec in self.outputs if spec.name not in ("action", "value"))
+
+    @property
+    def action_elements(self) -> int:
+        """Returns how many numbers one action is: 1 for a discrete action."""
+        return 1
+
+    def action_labels(self, actions: list) -> list[str] | None:
+        """Returns the name of each action, or None where actions have no names (Box actions)."""
+        names = self.action_names
+        return [names[a] for a in actions]
+
+    def distribution(self, observations: np.ndarray) -> dict[str, np.ndarray]:
+        """Returns the action distribution per observation: {"probabilities": (batch, n_actions)}."""
+        return {"probabilities": self.probabilities(observations)}
 
     def probabilities(self, observations: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -154,7 +206,7 @@ class NetworkPolicy(ServedPolicy):
         """Builds both sessions now, so the first request does not pay for it."""
         space = self.observation_space
         zeros = np.zeros((1, *space.wire_shape), dtype=space.wire_dtype)
-        self.probabilities(zeros)
+        self._run(self._actor, zeros)
         self.value(zeros)
 
     def _run(self, model, observations: np.ndarray) -> np.ndarray:
@@ -178,12 +230,51 @@ class NetworkPolicy(ServedPolicy):
         return np.asarray(self._run(self._critic, observations), dtype=np.float64).reshape(-1)
 
 
+@dataclass(frozen=True, eq=False)
+class GaussianPolicy(NetworkPolicy):
+    """Box actions from a diagonal Gaussian actor (`[mean | log_std]`, read by the format's
+    `BoxActionSpace`): greedy is the mean, a sample is mean + std x N(0, 1) from the
+    request's generator, and both are clipped to the action bounds."""
+
+    @property
+    def takes_action_mask(self) -> bool:
+        return False
+
+    @cached_property
+    def outputs(self) -> tuple[OutputSpec, ...]:
+        space = self.action_space
+        shape = tuple(space.shape)
+        return (OutputSpec("action", space.wire_dtype, shape), OutputSpec("mean", FLOAT64, shape),
+                OutputSpec("std", FLOAT64, shape), OutputSpec("value", FLOAT64, ()))
+
+    @property
+    def action_elements(self) -> int:
+        return self.action_space.size
+
+    def action_labels(self, actions: list) -> None:
+        return None
+
+    def distribution(self, observations: np.ndarray) -> dict[str, np.ndarray]:
+        """Returns {"mean", "std"}, each (batch, *action shape): the Gaussian before clipping."""
+        mean, std = self.action_space.mean_and_std(self._run(self._actor, observations))
+        return {"mean": mean, "std": std}
+
+    def probabilities(self, observations: np.ndarray) -> np.ndarray:
+        raise TypeError(f"{self.name} has Box actions: a density, not probabilities")
+
+    def act(self, observations, greedy, rng, mask=None):
+        if mask is not None:
+            raise TypeError(f"{self.name} has Box actions: an action mask does not apply")
+        return self.action_space.actions(self._run(self._actor, observations), greedy, rng)
+
+
 def served_policy(name: str, version: int, servable: TabularServable | NetworkServable) -> ServedPolicy:
     """Returns the policy that answers from a servable (a Box policy's ONNX sessions built
     now, so the first request does not pay for them)."""
     if isinstance(servable, NetworkServable):
-        policy = NetworkPolicy(name, version, servable.manifest,
-                               actor_onnx=servable.actor_onnx, critic_onnx=servable.critic_onnx)
+        kind = GaussianPolicy if isinstance(servable.manifest.action_space, BoxActionSpace) else NetworkPolicy
+        policy = kind(name, version, servable.manifest,
+                      actor_onnx=servable.actor_onnx, critic_onnx=servable.critic_onnx)
         policy.warm_up()
         return policy
     return TabularPolicy(name, version, servable.manifest,

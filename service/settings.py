@@ -106,7 +106,8 @@ class Settings(BaseSettings):
     )
     max_answer_cells: int = Field(
         250_000, ge=1,
-        description="Most numbers in one answer: observations x actions for probabilities, states x actions "
+        description="Most numbers in one answer: observations x actions for probabilities, observations x "
+                    "action elements for Box actions (twice that for their mean and std), states x actions "
                     "for a whole table (GET /policy, the page's grid). Larger answers are refused with 413.",
     )
     max_error_details: int = Field(5, ge=1, le=100, description="Most per-field errors listed in one 422 answer.")

@@ -10,7 +10,8 @@ import numpy as np
 
 from policy_artifacts import list_versions, publish_version
 from policy_artifacts.manifest import parse_observation_space
-from trainer.models import build_actor, build_critic
+from trainer.distributions import GAUSSIAN_FIELDS
+from trainer.models import build_actor, build_box_critic, build_critic, build_gaussian_actor
 from trainer.serving_form import write_policy_files
 
 LAKE_4X4 = ["SFFF", "FHFH", "FFFH", "HFFG"]
@@ -58,6 +59,37 @@ def box_manifest_fields(shape=(4,), n_actions=2, **overrides):
         action_names=_action_names(n_actions, ["LEFT", "RIGHT"]),
         evaluation=dict(metric="mean_return", value=20.0, best=475.0, method="monte carlo", stderr=1.0, episodes=10),
     ), overrides)
+
+
+def gaussian_manifest_fields(action_size=1, **overrides):
+    """Returns schema-2 manifest fields of a Pendulum-like policy with Box actions: Pendulum-v1's
+    observations, `action_size` torques in [-2, 2] (Pendulum-v1 itself for one)."""
+    names = ["torque"] if action_size == 1 else [f"torque{i}" for i in range(action_size)]
+    return _with_common_fields(dict(
+        env=dict(id="Pendulum-v1", kwargs={}, max_episode_steps=200),
+        observation_space=dict(kind="box", shape=[3], dtype="float32", low=[-1.0, -1.0, -8.0], high=[1.0, 1.0, 8.0]),
+        action_space=dict(kind="box", shape=[action_size], dtype="float32", low=[-2.0] * action_size,
+                          high=[2.0] * action_size, distribution=GAUSSIAN_FIELDS),
+        action_names=names,
+        evaluation=dict(metric="mean_return", value=-1200.0, best=-200.0, method="monte carlo", stderr=50.0,
+                        episodes=5),
+    ), overrides)
+
+
+def random_gaussian_models(action_size=1, seed=0):
+    """Returns a Gaussian actor (observations of Pendulum's shape -> [mean | log_std]) and a
+    critic with random weights, the log std state-independent as the trainer keeps it."""
+    actor = build_gaussian_actor((3,), action_size, hidden_units=16, hidden_layers=1)
+    actor, critic = _randomise((actor, build_box_critic((3,), hidden_units=16, hidden_layers=1)), seed)
+    head = actor.get_layer("mean_and_log_std")
+    head.kernel.assign(head.kernel_constraint(head.kernel))
+    return actor, critic
+
+
+def publish_gaussian_models(root, policy, actor, critic, **manifest_overrides):
+    """Returns the published version of a policy with Box actions; the action size is read from the actor."""
+    fields = gaussian_manifest_fields(actor.outputs[0].shape[-1] // 2, **manifest_overrides)
+    return _publish(root, policy, actor, critic, fields)
 
 
 def _randomise(models, seed):

@@ -48,6 +48,17 @@ def _as_json(observation):
     return observation.tolist() if hasattr(observation, "tolist") else int(observation)
 
 
+def action_for_env(action_space: dict | None):
+    """Returns how an answered action is handed to env.step: a discrete action as its index,
+    a Box action as a numpy array of the space's dtype (gymnasium's Box envs take nothing else)."""
+    if not action_space or action_space.get("kind") != "box":
+        return lambda action: action
+    import numpy as np  # gymnasium's own dependency: present wherever play runs
+
+    dtype = np.dtype(action_space["dtype"])
+    return lambda action: np.asarray(action, dtype=dtype)
+
+
 def play(client: PolicyClient, episodes: int, policy: str | None, mode: Mode, seed: int,
          use_action_mask: bool = False) -> dict:
     """Returns the mean return (and success rate, where the manifest has a goal) of `episodes`
@@ -60,6 +71,7 @@ def play(client: PolicyClient, episodes: int, policy: str | None, mode: Mode, se
     env_spec = served.env
     evaluation = served.evaluation or {}
     goal = goal_of(evaluation)
+    as_env_action = action_for_env(served.action_space)
     make_kwargs = dict(env_spec["kwargs"])
     if env_spec.get("max_episode_steps"):
         make_kwargs["max_episode_steps"] = env_spec["max_episode_steps"]
@@ -75,7 +87,7 @@ def play(client: PolicyClient, episodes: int, policy: str | None, mode: Mode, se
         versions.add(answer.version)
         still_active = []
         for i, action in zip(active, answer.actions):
-            observations[i], reward, terminated, truncated, infos[i] = envs[i].step(action)
+            observations[i], reward, terminated, truncated, infos[i] = envs[i].step(as_env_action(action))
             returns[i] += float(reward)
             if terminated or truncated:
                 # Truncation by the step limit never reaches the goal, whatever it paid.

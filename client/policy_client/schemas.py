@@ -80,12 +80,18 @@ class _Answer(BaseModel):
     version: int
 
 
+# A Box action: numbers nested in the action space's shape ([0.5] for shape [1]).
+BoxAction = list[Any]
+
+
 class ActResponse(_Answer):
     mode: Literal["sample", "greedy"]
-    action: int | None = None
-    action_name: str | None = None
-    actions: list[int] | None = None
-    action_names: list[str] | None = None
+    action: int | BoxAction | None = Field(
+        None, description="An action's index (discrete actions), or numbers of the action space's shape (Box "
+        "actions: the Gaussian's mean if greedy, else a sample; clipped to the bounds).")
+    action_name: str | None = Field(None, description="The action's name (discrete actions only).")
+    actions: list[int] | list[BoxAction] | None = None
+    action_names: list[str] | None = Field(None, description="Each action's name (discrete actions only).")
 
 
 class ValueResponse(_Answer):
@@ -94,8 +100,14 @@ class ValueResponse(_Answer):
 
 
 class ProbabilitiesResponse(_Answer):
+    """The action distribution: `probabilities` for discrete actions; `mean` and `std` (each of
+    the action space's shape, before clipping) for Box actions, whose `action_names` name
+    the elements."""
+
     action_names: list[str]
-    probabilities: list[float] | list[list[float]]
+    probabilities: list[float] | list[list[float]] | None = None
+    mean: BoxAction | None = None
+    std: BoxAction | None = None
 
 
 class CellPolicy(BaseModel):
@@ -126,6 +138,7 @@ class VersionStatus(BaseModel):
     training: dict | None = None
     env: dict | None = None
     observation_space: dict | None = None
+    action_space: dict | None = None
     action_names: list[str] | None = None
 
 

@@ -4,10 +4,14 @@ A policy is a model and its versions are model versions (labels too). One input,
 `observation`, the observations as one tensor (any integer type, [batch] or [batch, 1], for
 discrete spaces; `FP32`/`FP64` [batch, *shape] for Box spaces; a batch may be empty; the
 metadata names the space's wire datatype, `policy_artifacts.spaces`),
-JSON or binary (the binary tensor data extension). Outputs `action` (INT64 [batch]),
-`probabilities` (FP64 [batch, actions]) and `value` (FP64 [batch]): all three unless the
-request names some, then those, in its order. Request `parameters`: `mode` ("sample",
-the default as for /act, or "greedy"), `seed`, `action_mask` (JSON text of /act's mask).
+JSON or binary (the binary tensor data extension). Outputs are the policy's own
+(`ServedPolicy.outputs`), and the metadata lists them: for discrete actions `action` (INT64
+[batch]), `probabilities` (FP64 [batch, actions]) and `value` (FP64 [batch]); for Box
+actions `action` (FP32 [batch, *shape], clipped to the bounds), `mean` and `std` (FP64
+[batch, *shape], the Gaussian before clipping) and `value`. All of them unless the request
+names some, then those, in its order. Request `parameters`: `mode` ("sample", the default
+as for /act, or "greedy"), `seed`, `action_mask` (JSON text of /act's mask; discrete
+actions only).
 
 Errors are the protocol's `{"error": "<message>"}`, and a bad request is a 400 (the
 service's own API says 422 for some of the same requests; each keeps its convention).
@@ -26,7 +30,7 @@ import json
 import numpy as np
 from flask import Response, request
 
-from service.dataplane import OUTPUTS, InferenceAnswer, InferenceRequest, version_reference
+from service.dataplane import OUTPUTS, InferenceAnswer, InferenceRequest, Output, version_reference
 from service.errors import InvalidRequest, NotReady, ProbeFalse, ServiceError, refuse_large_batch
 from service.http import (
     Api, Route, json_response, parse_json, path_parameter, read_body_bytes, read_json_body, validate,
@@ -38,7 +42,6 @@ from service.protocols.tensors import BINARY_HEADER, DATATYPE_NAMES, encode_outp
 from policy_client.schemas import VersionState
 
 INPUT_NAME = "observation"
-OUTPUT_TYPES = {"action": "INT64", "probabilities": "FP64", "value": "FP64"}
 SERVER_NAME, SERVER_VERSION = "keras-policy-server", "2"
 EXTENSIONS = ["binary_tensor_data", "model_repository"]
 # Triton's model states, for the loader's version states.
@@ -82,7 +85,7 @@ class OpenInferenceApi(Api):
             ("", self.model_metadata, "GET", "Model metadata: inputs and outputs", "oipModelMetadata", (400, 404, 503)),
             ("/ready", self.model_ready, "GET", "Model ready: 200, else 400 or 404", "oipModelReady", (400, 404)),
             ("/config", self.model_config, "GET", "Model configuration (Triton)", "oipModelConfig", (400, 404, 503)),
-            ("/infer", self.infer, "POST", "Inference: actions, probabilities and values", "oipInfer",
+            ("/infer", self.infer, "POST", "Inference: actions, their distribution and values", "oipInfer",
              (400, 404, 408, 413, 503)),
         ]:
             for path in _versioned(suffix):
@@ -162,14 +165,14 @@ class OpenInferenceApi(Api):
         document, binary = self._read_request()
         body: InferRequest = validate(InferRequest, document, self.settings.max_error_details)
         parameters = body.parameters
-        wanted = _wanted_outputs(body)
+        wanted, binary_default = _wanted_outputs(body)
         answer = self.plane.infer(InferenceRequest(
             policy=name, version=version_reference(version), observations=self._observations(body, binary),
-            outputs=tuple(wanted), greedy=parameters is not None and parameters.mode == "greedy",
+            outputs=tuple(wanted) if wanted else None, greedy=parameters is not None and parameters.mode == "greedy",
             seed=parameters.seed if parameters else None,
             action_mask=_action_mask(parameters.action_mask) if parameters else None, field="inputs[0]",
         ))
-        return _answer(body, answer, wanted)
+        return _answer(body, answer, {name: wanted.get(name, binary_default) for name in answer.outputs})
 
     def _read_request(self) -> tuple[object, bytes | None]:
         header_length = request.headers.get(BINARY_HEADER)
@@ -199,20 +202,20 @@ class OpenInferenceApi(Api):
         return tensor_array(INPUT_NAME, tensor.datatype, tensor.shape, raw=binary)
 
 
-def _wanted_outputs(body: InferRequest) -> dict[str, bool]:
-    """Returns {output: sent as binary} in the order the request asks for them (all, when
-    it names none); a per-output `binary_data` overrides the request's `binary_data_output`."""
+def _wanted_outputs(body: InferRequest) -> tuple[dict[Output, bool], bool]:
+    """Returns ({output: sent as binary} in the order the request names them, empty when it
+    names none, meaning all of the model's; whether others are sent as binary): a per-output
+    `binary_data` overrides the request's `binary_data_output`. Whether the model has an
+    output is the data plane's check, against the policy the request resolves to."""
     default = body.parameters.binary_data_output if body.parameters else False
-    if not body.outputs:
-        return {name: default for name in OUTPUTS}
     wanted = {}
-    for output in body.outputs:
+    for output in body.outputs or ():
         if output.name not in OUTPUTS or output.name in wanted:
             problem = "is asked for twice" if output.name in wanted else "is not an output of this model"
-            raise InvalidRequest(f"outputs: {output.name[:40]!r} {problem}; the outputs are {list(OUTPUTS)}")
+            raise InvalidRequest(f"outputs: {output.name[:40]!r} {problem}")
         own = output.parameters.binary_data if output.parameters else None
         wanted[output.name] = default if own is None else own
-    return wanted
+    return wanted, default
 
 
 def _action_mask(text: str | None):
@@ -227,8 +230,9 @@ def _action_mask(text: str | None):
 
 def _answer(body: InferRequest, answer: InferenceAnswer, wanted: dict[str, bool]) -> Response:
     tensors, chunks = [], []
+    datatypes = {spec.name: DATATYPE_NAMES[spec.dtype] for spec in answer.policy.outputs}
     for name, array in answer.outputs.items():
-        tensor, data = encode_output(name, array, OUTPUT_TYPES[name], wanted[name])
+        tensor, data = encode_output(name, array, datatypes[name], wanted[name])
         tensors.append(tensor)
         chunks.append(data)
     document = {"model_name": answer.policy.name, "model_version": str(answer.policy.version), "outputs": tensors}
@@ -250,10 +254,6 @@ def _platform(policy: ServedPolicy) -> str:
 def _signature(policy: ServedPolicy) -> tuple[list[dict], list[dict]]:
     space = policy.observation_space
     observation = {"name": INPUT_NAME, "datatype": DATATYPE_NAMES[space.wire_dtype], "shape": [-1, *space.wire_shape]}
-    n_actions = len(policy.action_names)
-    outputs = [
-        {"name": "action", "datatype": "INT64", "shape": [-1]},
-        {"name": "probabilities", "datatype": "FP64", "shape": [-1, n_actions]},
-        {"name": "value", "datatype": "FP64", "shape": [-1]},
-    ]
+    outputs = [{"name": spec.name, "datatype": DATATYPE_NAMES[spec.dtype], "shape": [-1, *spec.shape]}
+               for spec in policy.outputs]
     return [observation], outputs

@@ -2,12 +2,16 @@
 
 A policy is a model; its versions and labels are TF Serving's. Two signatures, as a
 SavedModel of the pair would have them:
-- `serving_default`: the actor. `:predict` answers the action probabilities, one row per
-  instance, as TF Serving answers for a Keras model with one softmax output; `:classify`
-  answers the same as TF Serving's classification results, `[action name, probability]`
-  per action.
+- `serving_default`: the actor. For discrete actions `:predict` answers the action
+  probabilities, one row per instance, as TF Serving answers for a Keras model with one
+  softmax output; `:classify` answers the same as TF Serving's classification results,
+  `[action name, probability]` per action. For Box actions `:predict` answers three named
+  outputs, as TF Serving answers for a model with several: `action` (the greedy action, the
+  mean clipped to the bounds: predict takes no seed, so it samples nothing), `mean` and
+  `std` (each of the action space's shape); `:classify` is a 400 (there are no classes).
 - `value`: the critic. `:predict` answers V(s), `[v]` per instance (the critic's
-  (batch, 1)); `:regress` answers it as regression results, one value per example.
+  (batch, 1)); `:regress` answers it as regression results, one value per example, for
+  either kind of action (regress is the critic's method here, not the actor's).
 `:predict` takes `instances` (row format, answered with `predictions`) or `inputs`
 (columnar, answered with `outputs`; a bare value is one observation, answered without a
 batch dimension); an instance is the observation itself (a state `0` or `[0]`, or a Box
@@ -31,8 +35,9 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr
 from werkzeug.routing import BaseConverter
 
 from service.dataplane import InferenceRequest, version_reference
-from service.errors import InvalidRequest, MethodNotAllowed, RouteNotFound, ServiceError
+from service.errors import InvalidRequest, MethodNotAllowed, RouteNotFound, ServiceError, UnsupportedForPolicy
 from service.http import Api, Route, json_response, parse_json, path_parameter, read_body_bytes, validate
+from service.policy import ServedPolicy
 from service.protocols import bare_error_response
 from policy_client.schemas import VersionState
 
@@ -126,16 +131,18 @@ class TfServingApi(Api):
         observation = {"dtype": TF_DTYPES[space.wire_dtype], "tensor_shape": _shape([-1, *space.wire_shape]),
                        "name": "observation"}
 
-        def signature(output: str, width: int) -> dict:
+        def signature(outputs: dict[str, tuple[int, ...]]) -> dict:
             return {"inputs": {"observation": observation},
-                    "outputs": {output: {"dtype": "DT_FLOAT", "tensor_shape": _shape([-1, width]), "name": output}},
+                    "outputs": {output: {"dtype": "DT_FLOAT", "tensor_shape": _shape([-1, *shape]), "name": output}
+                                for output, shape in outputs.items()},
                     "method_name": "tensorflow/serving/predict"}
 
+        shapes = {spec.name: spec.shape for spec in policy.outputs}
         return json_response(json.dumps({
             "model_spec": {"name": name, "signature_name": "", "version": str(policy.version)},
             "metadata": {"signature_def": {"@type": SIGNATURE_DEF_MAP, "signature_def": {
-                ACTOR: signature("probabilities", len(policy.action_names)),
-                CRITIC: signature("value", 1),
+                ACTOR: signature({output: shapes[output] for output in _actor_outputs(policy)}),
+                CRITIC: signature({"value": (1,)}),
             }}},
         }))
 
@@ -146,18 +153,24 @@ class TfServingApi(Api):
         if row_format == ("inputs" in body.model_fields_set):
             raise InvalidRequest("give exactly one of 'instances' (row format) or 'inputs' (columnar format)")
         observations, batched = _predict_observations(body.instances if row_format else body.inputs, row_format)
-        output = "probabilities" if signature == ACTOR else "value"
-        answer = self._infer(name, version, label, observations, output, "instances" if row_format else "inputs")
-        result = answer.outputs[output].tolist()
-        if output == "value":
-            result = [[v] for v in result]
-        document = {"predictions" if row_format else "outputs": result if batched else result[0]}
+        outputs = _actor_outputs if signature == ACTOR else ("value",)
+        answer = self._infer(name, version, label, observations, outputs, "instances" if row_format else "inputs")
+        results = {output: array.tolist() for output, array in answer.outputs.items()}
+        if "value" in results:
+            results["value"] = [[v] for v in results["value"]]
+        if len(results) == 1:  # one output: its rows alone, as TF Serving answers for a model with one
+            result = next(iter(results.values()))
+            document = {"predictions" if row_format else "outputs": result if batched else result[0]}
+        elif row_format:  # several: an object per instance
+            document = {"predictions": [dict(zip(results, row)) for row in zip(*results.values())]}
+        else:  # several, columnar: an object of outputs
+            document = {"outputs": {output: rows if batched else rows[0] for output, rows in results.items()}}
         return self._respond(document, answer.policy.version)
 
     def classify(self, name: str, version: str | None = None, label: str | None = None) -> Response:
         body: ExamplesRequest = validate(ExamplesRequest, self._read_body(), self.settings.max_error_details)
         _signature("classify", body.signature_name)
-        answer = self._infer(name, version, label, _example_observations(body), "probabilities", "examples")
+        answer = self._infer(name, version, label, _example_observations(body), _classes, "examples")
         names = answer.policy.action_names
         results = [[[names[a], p] for a, p in enumerate(row)] for row in answer.outputs["probabilities"].tolist()]
         return self._respond({"results": results}, answer.policy.version)
@@ -165,7 +178,7 @@ class TfServingApi(Api):
     def regress(self, name: str, version: str | None = None, label: str | None = None) -> Response:
         body: ExamplesRequest = validate(ExamplesRequest, self._read_body(), self.settings.max_error_details)
         _signature("regress", body.signature_name)
-        answer = self._infer(name, version, label, _example_observations(body), "value", "examples")
+        answer = self._infer(name, version, label, _example_observations(body), ("value",), "examples")
         return self._respond({"results": answer.outputs["value"].tolist()}, answer.policy.version)
 
     # ---- helpers -----------------------------------------------------------------------
@@ -176,16 +189,32 @@ class TfServingApi(Api):
         raw = read_body_bytes(self.settings.max_body_bytes)
         return parse_json(raw, self.plane.max_json_values(), allow_non_finite=True)
 
-    def _infer(self, name, version, label, observations: list, output: str, field: str):
+    def _infer(self, name, version, label, observations: list, outputs, field: str):
         return self.plane.infer(InferenceRequest(
             policy=name, version=version_reference(version if version is not None else label),
-            observations=observations, outputs=(output,), field=field))
+            observations=observations, outputs=outputs, greedy=True, field=field))
 
     @staticmethod
     def _respond(document: dict, version: int) -> Response:
         response = json_response(json.dumps(document))
         response.headers["X-Model-Version"] = str(version)
         return response
+
+
+def _actor_outputs(policy: ServedPolicy) -> tuple[str, ...]:
+    """Returns what the actor signature answers: the action distribution, and for Box
+    actions the greedy action with it (a discrete policy's is its probabilities' argmax)."""
+    distribution = tuple(spec.name for spec in policy.distribution_outputs)
+    return distribution if distribution == ("probabilities",) else ("action", *distribution)
+
+
+def _classes(policy: ServedPolicy) -> tuple[str, ...]:
+    """Returns the output `:classify` answers from, or raises for a policy without classes."""
+    if "probabilities" not in {spec.name for spec in policy.outputs}:
+        raise UnsupportedForPolicy(
+            f"classify: {policy.name} has {policy.action_space.kind} actions, not classes; use :predict "
+            "(action, mean and std)", details=[{"field": "signature_name"}])
+    return ("probabilities",)
 
 
 def _signature(method: str, name: str) -> str:

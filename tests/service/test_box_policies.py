@@ -1,5 +1,7 @@
 """Box-observation policies: answered by ONNX Runtime in workers that never import
-TensorFlow, equal to the Keras models, with every observation checked against the space."""
+TensorFlow, equal to the Keras models, with every observation checked against the space;
+and, over the same real service, a policy with Box actions end to end (the Python client,
+`play` stepping Pendulum-v1, tritonclient)."""
 
 import json
 import re
@@ -8,12 +10,18 @@ import numpy as np
 import pytest
 import tritonclient.http as triton
 
-from tests.helpers import publish_box_models, publish_models, random_box_models, random_models
+from policy_client import PolicyClient
+from policy_client.play import play
+from tests.helpers import (
+    publish_box_models, publish_gaussian_models, publish_models, random_box_models, random_gaussian_models,
+    random_models,
+)
 from tests.processes import children_of, command_line
 from tests.services import RunningService
 from tests.service.test_errors import assert_error
 
 BOX = "cartpole"
+GAUSSIAN = "pendulum"
 OBSERVATIONS = [[0.01, -0.2, 0.03, 0.4], [-1.0, 0.5, -0.1, -0.3], [2.0, 1.5, 0.2, 1.0]]
 
 
@@ -27,10 +35,13 @@ def box_service(tmp_path_factory, box_models):
     root = tmp_path_factory.mktemp("artifacts")
     publish_box_models(root, BOX, *box_models)
     publish_models(root, "frozenlake-4x4", *random_models())
-    with RunningService(root, tmp_path_factory.mktemp("log") / "service.log", POLICY_DEFAULT_POLICY=BOX) as running:
+    publish_gaussian_models(root, GAUSSIAN, *random_gaussian_models(action_size=1, seed=5))
+    with RunningService(root, tmp_path_factory.mktemp("log") / "service.log", POLICY_DEFAULT_POLICY=BOX,
+                        POLICY_MAX_BATCH=1000) as running:
         running.wait_ready()
         running.wait_until_every_worker(
-            lambda: running.get("/readyz").json()["served"] == {BOX: 1, "frozenlake-4x4": 1}, "both policies served")
+            lambda: running.get("/readyz").json()["served"] == {BOX: 1, "frozenlake-4x4": 1, GAUSSIAN: 1},
+            "every policy served")
         yield running
 
 
@@ -129,3 +140,31 @@ def test_strings_and_huge_integers_are_not_observations(box_service, observation
     assert_error(box_service.post("/act", {"observation": observation}), 422, "invalid_observation")
     tfs = box_service.post(f"/v1/models/{BOX}:predict", {"instances": [observation]})
     assert tfs.status_code == 400 and isinstance(tfs.json()["error"], str)
+
+
+def test_a_box_action_policy_is_served_to_the_client_play_and_tritonclient(box_service):
+    client = PolicyClient(box_service.url)
+    greedy = client.act([1.0, 0.0, 0.5], mode="greedy", policy=GAUSSIAN)
+    assert isinstance(greedy.action, list) and len(greedy.action) == 1 and -2 <= greedy.action[0] <= 2
+    assert client.act([1.0, 0.0, 0.5], policy=GAUSSIAN, seed=3) == client.act([1.0, 0.0, 0.5], policy=GAUSSIAN, seed=3)
+    result = play(client, episodes=2, policy=GAUSSIAN, mode="sample", seed=0)
+    assert result["env"] == "Pendulum-v1" and result["versions"] == [1] and result["mean_return"] < 0
+
+    triton_client = triton.InferenceServerClient(url=f"127.0.0.1:{box_service.port}")
+    try:
+        tensor = triton.InferInput("observation", [2, 3], "FP32")
+        tensor.set_data_from_numpy(np.array([[1.0, 0.0, 0.5], [0.0, 1.0, -3.0]], dtype=np.float32))
+        answer = triton_client.infer(GAUSSIAN, [tensor], parameters={"mode": "greedy"})
+    finally:
+        triton_client.close()
+    action = answer.as_numpy("action")
+    assert action.dtype == np.float32 and action.shape == (2, 1)
+    assert action[0].tolist() == pytest.approx(greedy.action, abs=1e-6)
+    assert answer.as_numpy("probabilities") is None and answer.as_numpy("std").dtype == np.float64
+
+
+def test_a_thousand_box_observations_are_answered_in_one_request(box_service):
+    batch = np.random.default_rng(0).uniform(-1, 1, (1000, 3)).tolist()
+    for mode in ("greedy", "sample"):
+        answer = box_service.post("/act", {"policy": GAUSSIAN, "observations": batch, "mode": mode})
+        assert answer.status_code == 200 and len(answer.json()["actions"]) == 1000

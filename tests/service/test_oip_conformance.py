@@ -14,7 +14,9 @@ import pytest
 from pydantic import BaseModel, ConfigDict, StrictBool, StrictFloat, StrictInt, StrictStr
 
 from service.registry import Registry, Snapshot
-from tests.service.inprocess import BOX, MAX_BATCH, TABULAR, add_loading_version, build_client, publish_both
+from tests.service.inprocess import (
+    BOX, GAUSSIAN, MAX_BATCH, TABULAR, add_loading_version, build_client, publish_both,
+)
 
 Datatype = Literal["BOOL", "UINT8", "UINT16", "UINT32", "UINT64", "INT8", "INT16", "INT32", "INT64",
                    "FP16", "FP32", "FP64", "BYTES"]
@@ -78,6 +80,7 @@ def observation(data, shape, datatype="INT64", name="observation"):
 
 TABULAR_INPUT = observation([0, 5], [2, 1])
 BOX_INPUT = observation([0.0, 0.1, 0.01, -0.2, 1.0, 0.5, -0.1, 0.3], [2, 4], "FP32")
+GAUSSIAN_INPUT = observation([0.5, -0.5, 1.0, 1.0, 0.0, -8.0], [2, 3], "FP32")
 
 
 @pytest.fixture(scope="module")
@@ -153,6 +156,11 @@ def test_unknown_routes_and_wrong_methods_under_v2_answer_a_string_error(client,
     (TABULAR, {"inputs": [observation([[[0]], [[5]]], [2])]}),
     (TABULAR, {"inputs": [TABULAR_INPUT], "id": None}),
     (BOX, {"inputs": [observation([0, 70000.0, 0, 0], [1, 4], "FP16")]}),
+    # Box actions: no probabilities, no action mask; discrete actions: no mean or std.
+    (GAUSSIAN, {"inputs": [GAUSSIAN_INPUT], "outputs": [{"name": "probabilities"}]}),
+    (GAUSSIAN, {"inputs": [GAUSSIAN_INPUT], "parameters": {"action_mask": "[1, 0]"}}),
+    (GAUSSIAN, {"inputs": [observation([0, 0, 9.0], [1, 3], "FP32")]}),  # outside the observation bounds
+    (TABULAR, {"inputs": [TABULAR_INPUT], "outputs": [{"name": "mean"}]}),
 ])
 def test_bad_inference_requests_are_400_with_a_string_error(client, model, body):
     assert assert_error(infer(client, model, body), 400)
@@ -199,6 +207,13 @@ def test_an_empty_outputs_list_asks_for_every_output(client):
 
 
 # ---- 6: an empty batch --------------------------------------------------------------------
+
+def test_an_empty_batch_of_a_box_action_policy_gets_empty_outputs_of_the_action_shape(client):
+    outputs = answer(infer(client, GAUSSIAN, {"inputs": [observation([], [0, 3], "FP32")]})).outputs
+    assert [(o.name, o.datatype, o.shape, o.data) for o in outputs] == [
+        ("action", "FP32", [0, 2], []), ("mean", "FP64", [0, 2], []), ("std", "FP64", [0, 2], []),
+        ("value", "FP64", [0], [])]
+
 
 @pytest.mark.parametrize("model, tensor, width", [
     (TABULAR, observation([], [0, 1]), 4), (TABULAR, observation([], [0]), 4),
@@ -249,10 +264,10 @@ def test_health_probes_are_200_once_served(client):
 def test_repository_index_lists_every_version_and_only_ready_ones_when_asked(client):
     every = [RepositoryIndexEntry.model_validate(e) for e in client.post("/v2/repository/index", data="").get_json()]
     assert {(e.name, e.version, e.state) for e in every} == {
-        (TABULAR, "1", "READY"), (TABULAR, "2", "UNAVAILABLE"), (BOX, "1", "READY")}
+        (TABULAR, "1", "READY"), (TABULAR, "2", "UNAVAILABLE"), (BOX, "1", "READY"), (GAUSSIAN, "1", "READY")}
     assert next(e for e in every if e.state == "UNAVAILABLE").reason
     ready = client.post("/v2/repository/index", json={"ready": True}).get_json()
-    assert {(e["name"], e["version"]) for e in ready} == {(TABULAR, "1"), (BOX, "1")}
+    assert {(e["name"], e["version"]) for e in ready} == {(TABULAR, "1"), (BOX, "1"), (GAUSSIAN, "1")}
     assert assert_error(client.post("/v2/repository/index", json={"ready": "yes"}), 400)
 
 
@@ -281,7 +296,7 @@ def test_server_metadata_answers_with_and_without_the_trailing_slash(client, pat
 
 # ---- 12: /config agrees with the metadata -------------------------------------------------
 
-@pytest.mark.parametrize("model", [TABULAR, BOX])
+@pytest.mark.parametrize("model", [TABULAR, BOX, GAUSSIAN])
 def test_config_shapes_are_the_metadatas(client, model):
     metadata = MetadataModelResponse.model_validate_json(client.get(f"/v2/models/{model}").data)
     config = client.get(f"/v2/models/{model}/config").get_json()
@@ -303,6 +318,36 @@ def test_metadata_and_inference_answers_validate_strictly(client, model, tensor,
     assert result.model_name == model and result.model_version == "1"
     assert [(o.name, o.shape) for o in result.outputs] == [("action", [2]), ("probabilities", [2, actions]),
                                                             ("value", [2])]
+
+
+# ---- Box actions: action FP32 [batch, *shape], mean and std FP64, no probabilities ------
+
+def test_a_box_action_models_outputs_are_action_mean_std_and_value_as_its_metadata_says(client):
+    metadata = MetadataModelResponse.model_validate_json(client.get(f"/v2/models/{GAUSSIAN}").data)
+    assert [(t.name, t.datatype, t.shape) for t in metadata.outputs] == [
+        ("action", "FP32", [-1, 2]), ("mean", "FP64", [-1, 2]), ("std", "FP64", [-1, 2]), ("value", "FP64", [-1])]
+    result = answer(infer(client, GAUSSIAN, {"inputs": [GAUSSIAN_INPUT], "parameters": {"mode": "greedy"}}))
+    assert [(o.name, o.datatype, o.shape) for o in result.outputs] == [
+        (t.name, t.datatype, [2, *t.shape[1:]]) for t in metadata.outputs]
+    action, mean, std, _ = (np.array(o.data).reshape(o.shape) for o in result.outputs)
+    np.testing.assert_array_equal(action, np.clip(mean, -2, 2).astype(np.float32))
+    assert (std > 0).all() and (np.abs(mean) > 2).any() and (np.abs(mean) < 2).any()  # clipping both ways is seen
+    ours = client.post("/act", json={"observations": [[0.5, -0.5, 1.0], [1.0, 0.0, -8.0]], "mode": "greedy",
+                                     "policy": GAUSSIAN}).get_json()["actions"]
+    np.testing.assert_allclose(action, ours, rtol=1e-6)
+
+
+def test_box_actions_sent_as_binary_are_fp32_of_the_action_shape(client):
+    body = {"inputs": [GAUSSIAN_INPUT], "outputs": [{"name": "action"}, {"name": "mean"}],
+            "parameters": {"binary_data_output": True, "mode": "sample", "seed": 7}}
+    response = infer(client, GAUSSIAN, body)
+    length = int(response.headers["Inference-Header-Content-Length"])
+    header = InferenceResponse.model_validate_json(response.data[:length])
+    assert [(o.name, o.parameters) for o in header.outputs] == [
+        ("action", {"binary_data_size": 2 * 2 * 4}), ("mean", {"binary_data_size": 2 * 2 * 8})]
+    action = np.frombuffer(response.data[length:length + 16], dtype="<f4").reshape(2, 2)
+    assert ((action >= -2) & (action <= 2)).all()
+    assert infer(client, GAUSSIAN, body).data == response.data  # the seed repeats the sample
 
 
 # ---- model metadata reads one snapshot ----------------------------------------------------

@@ -16,11 +16,12 @@ from google.protobuf import json_format
 from tensorflow_serving.apis import classification_pb2, get_model_metadata_pb2, get_model_status_pb2
 from tensorflow_serving.apis import predict_pb2, regression_pb2
 
-from tests.service.inprocess import BOX, TABULAR, add_loading_version, build_client, publish_both
+from tests.service.inprocess import BOX, GAUSSIAN, TABULAR, add_loading_version, build_client, publish_both
 
 BOX_OBSERVATIONS = [[0.01, -0.2, 0.03, 0.4], [-1.0, 0.5, -0.1, -0.3]]
 ACTIONS = {TABULAR: ["LEFT", "DOWN", "RIGHT", "UP"], BOX: ["LEFT", "RIGHT"]}
-OBSERVATIONS = {TABULAR: [0, 5], BOX: BOX_OBSERVATIONS}
+GAUSSIAN_OBSERVATIONS = [[0.5, -0.5, 1.0], [1.0, 0.0, -8.0]]
+OBSERVATIONS = {TABULAR: [0, 5], BOX: BOX_OBSERVATIONS, GAUSSIAN: GAUSSIAN_OBSERVATIONS}
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +74,7 @@ def test_classify_answers_each_actions_name_and_probability(client, model):
         np.testing.assert_allclose([c.score for c in classification.classes], row, rtol=1e-6)
 
 
-@pytest.mark.parametrize("model", [TABULAR, BOX])
+@pytest.mark.parametrize("model", [TABULAR, BOX, GAUSSIAN])
 def test_regress_answers_the_critics_value(client, model):
     examples = [{"observation": o} for o in OBSERVATIONS[model]]
     results = ok(post(client, f"/v1/models/{model}:regress", {"signature_name": "value", "examples": examples}))
@@ -204,3 +205,38 @@ def test_non_finite_tokens_are_json_here_and_outside_every_observation_space(cli
     body = '{"instances": [[%s, 0.0, 0.0, 0.0]]}' % token
     error = assert_error(post(client, f"/v1/models/{BOX}:predict", body), 400)
     assert "JSON" not in error and "observations of cartpole" in error
+
+
+# ---- Box actions: predict answers action, mean and std; classify has no classes ----------
+
+def test_metadata_of_a_box_action_policy_names_action_mean_and_std(client):
+    message = json_format.Parse(client.get(f"/v1/models/{GAUSSIAN}/metadata").data,
+                                get_model_metadata_pb2.GetModelMetadataResponse())
+    signatures = get_model_metadata_pb2.SignatureDefMap()
+    assert message.metadata["signature_def"].Unpack(signatures)
+    outputs = signatures.signature_def["serving_default"].outputs
+    assert {name: [d.size for d in tensor.tensor_shape.dim] for name, tensor in outputs.items()} == {
+        "action": [-1, 2], "mean": [-1, 2], "std": [-1, 2]}
+    assert [d.size for d in signatures.signature_def["value"].outputs["value"].tensor_shape.dim] == [-1, 1]
+
+
+def test_predict_of_a_box_action_policy_answers_the_greedy_action_mean_and_std(client):
+    rows = ok(post(client, f"/v1/models/{GAUSSIAN}:predict", {"instances": GAUSSIAN_OBSERVATIONS}))["predictions"]
+    assert [set(row) for row in rows] == [{"action", "mean", "std"}] * 2
+    columns = ok(post(client, f"/v1/models/{GAUSSIAN}:predict",
+                      {"inputs": {"observation": GAUSSIAN_OBSERVATIONS}}))["outputs"]
+    response = as_predict_response(columns)
+    assert {name: [d.size for d in t.tensor_shape.dim] for name, t in response.outputs.items()} == {
+        "action": [2, 2], "mean": [2, 2], "std": [2, 2]}
+    assert columns == {name: [row[name] for row in rows] for name in ("action", "mean", "std")}
+    np.testing.assert_array_equal(columns["action"], np.clip(columns["mean"], -2, 2))
+    ours = client.post("/act", json={"observations": GAUSSIAN_OBSERVATIONS, "mode": "greedy",
+                                     "policy": GAUSSIAN}).get_json()["actions"]
+    np.testing.assert_allclose(columns["action"], ours, rtol=1e-6)
+    one = ok(post(client, f"/v1/models/{GAUSSIAN}:predict", {"inputs": {"observation": [GAUSSIAN_OBSERVATIONS[0]]}}))
+    assert one["outputs"] == {name: rows[:1] for name, rows in columns.items()}
+
+
+def test_classify_of_a_box_action_policy_is_400(client):
+    examples = [{"observation": o} for o in GAUSSIAN_OBSERVATIONS]
+    assert "not classes" in assert_error(post(client, f"/v1/models/{GAUSSIAN}:classify", {"examples": examples}), 400)
