@@ -243,9 +243,3 @@ def describe(result) -> str:
     sampled = "" if e.sampled_value is None else f", sampled {e.sampled_value:.3f}"
     return (f"greedy {e.metric.replace('_', ' ')} {e.value:.3f}{spread}{sampled}{best}, "
             f"{result.env_steps} env steps in {result.seconds:.1f} s, stopped on {result.stopped_because}")
-
-
-def deprecated_main() -> int:
-    """Runs `lake-train`, the command's name before the rename: says so on stderr, then trains."""
-    print("warning: lake-train is deprecated: use policy-train", file=sys.stderr)
-    return main()

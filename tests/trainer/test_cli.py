@@ -188,3 +188,13 @@ def test_if_missing_trains_only_when_the_policy_has_no_version(trained_lake, tmp
     second = run_trainer("--artifact-root", str(root), "--seed", "0", "--quiet", "--if-missing")
     assert second.returncode == 0 and "not training" in second.stdout
     assert list_versions(root, "frozenlake-4x4") == [1]
+
+
+def test_policy_train_without_the_train_extra_says_what_to_install(monkeypatch, capsys):
+    from trainer import command
+
+    for name in [m for m in sys.modules if m == "gymnasium" or m.startswith(("gymnasium.", "trainer.tasks", "trainer.cli"))]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "gymnasium", None)  # importing it now raises ModuleNotFoundError
+    assert command.main() == 2
+    assert capsys.readouterr().err == "error: policy-train needs gymnasium: pip install 'keras-policy-server[train]'\n"
