@@ -72,9 +72,27 @@ def json_object(text: str) -> dict:
         value = json.loads(text, parse_constant=_refuse_constant)
     except ValueError as exc:  # JSONDecodeError is one
         raise argparse.ArgumentTypeError(f"not valid JSON: {exc}") from None
+    except RecursionError:
+        raise argparse.ArgumentTypeError("not valid JSON: nested too deeply") from None
     if not isinstance(value, dict):
         raise argparse.ArgumentTypeError(f"must be a JSON object, e.g. '{{\"is_rainy\": true}}', got {text!r}")
+    if not _all_finite(value):  # 1e999 parses as inf, which the manifest could not record
+        raise argparse.ArgumentTypeError("numbers must be finite (1e999 overflows to infinity)")
     return value
+
+
+def _all_finite(value) -> bool:
+    """Returns False if any number in a parsed JSON value is infinite (NaN is refused earlier)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, float) and not math.isfinite(item):
+            return False
+    return True
 
 
 _TYPES = {"int": int, "float": finite_float, "bool": bool}
@@ -161,14 +179,14 @@ def _check_seed(flag: str, value: int | None) -> None:
         raise ValueError(f"{flag} must be between 0 and {MAX_SEED}, got {value}")
 
 
-def _check_writable(root: Path) -> None:
-    """Raises OSError with a clear message unless a version could be written under root."""
+def _check_writable(root: Path, what: str = "artifact root") -> None:
+    """Raises OSError with a clear message unless a file could be written under root."""
     try:
         root.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=root, prefix=".write-check-"):
             pass
     except OSError as exc:
-        raise OSError(f"artifact root {root} is not writable: {exc.strerror or exc}") from None
+        raise OSError(f"{what} {root} is not writable: {exc.strerror or exc}") from None
 
 
 def _raise_keyboard_interrupt(signum, frame):
@@ -186,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
         policy = check_policy_name(args.policy if args.policy is not None else task.default_policy_name)
         _check_writable(args.artifact_root)
         if args.tensorboard is not None:
-            _check_writable(args.tensorboard)
+            _check_writable(args.tensorboard, "--tensorboard")
     except (TaskError, ValueError, ArtifactError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE if not isinstance(exc, OSError) else EXIT_FAILURE

@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None, prog: str = "policy-client") -> int:
     if args.episodes < 1:
         parser.error("--episodes must be at least 1")
     try:
-        from policy_client.play import play
+        from policy_client.play import EnvironmentUnavailable, play
     except ModuleNotFoundError as exc:
         if (exc.name or "policy_client").startswith("policy_client"):
             raise
@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None, prog: str = "policy-client") -> int:
         return EXIT_USAGE
     try:
         result = play(PolicyClient(args.url), args.episodes, args.policy, args.mode, args.seed, args.use_action_mask)
-    except (PolicyServiceError, requests.ConnectionError) as exc:
+    except (PolicyServiceError, requests.ConnectionError, EnvironmentUnavailable) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print(describe(result, args.mode))

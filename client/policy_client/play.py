@@ -59,6 +59,10 @@ def action_for_env(action_space: dict | None):
     return lambda action: np.asarray(action, dtype=dtype)
 
 
+class EnvironmentUnavailable(RuntimeError):
+    """The policy's environment cannot be made on this machine."""
+
+
 def play(client: PolicyClient, episodes: int, policy: str | None, mode: Mode, seed: int,
          use_action_mask: bool = False) -> dict:
     """Returns the mean return (and success rate, where the manifest has a goal) of `episodes`
@@ -75,7 +79,12 @@ def play(client: PolicyClient, episodes: int, policy: str | None, mode: Mode, se
     make_kwargs = dict(env_spec["kwargs"])
     if env_spec.get("max_episode_steps"):
         make_kwargs["max_episode_steps"] = env_spec["max_episode_steps"]
-    envs = [gym.make(env_spec["id"], **make_kwargs) for _ in range(episodes)]
+    try:
+        envs = [gym.make(env_spec["id"], **make_kwargs) for _ in range(episodes)]
+    except Exception as exc:  # the env's package missing here, an option this gymnasium lacks
+        raise EnvironmentUnavailable(
+            f"cannot make the policy's environment {env_spec['id']!r} here ({type(exc).__name__}: "
+            f"{str(exc).splitlines()[0] if str(exc) else ''}); install the package that provides it") from None
     resets = [env.reset(seed=seed + i) for i, env in enumerate(envs)]
     observations, infos = [r[0] for r in resets], [r[1] for r in resets]
     returns, reached_goal = [0.0] * episodes, [False] * episodes

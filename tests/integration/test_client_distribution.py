@@ -115,3 +115,10 @@ def test_the_client_modules_import_with_requests_and_pydantic_only():
             "sys.exit(str(sorted(heavy)) if heavy else 0)")
     result = run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=seconds(60))
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_wire_models_import_without_requests_so_gevent_patches_ssl_first():
+    # Workers import policy_client.schemas before gevent monkey-patches ssl; importing
+    # requests (urllib3, ssl) there made every worker warn that ssl was patched too late.
+    probe = "import sys, policy_client.schemas; sys.exit('requests' in sys.modules or 'ssl' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", probe]).returncode == 0

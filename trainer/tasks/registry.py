@@ -71,7 +71,12 @@ def _make(env_id: str, env_kwargs: dict) -> tuple[gym.Env, gym.envs.registration
     except gym.error.Error as exc:
         raise TaskError(f"unknown environment {env_id!r}: {exc}") from None
     try:
-        return gym.make(env_id, **env_kwargs), spec
+        env = gym.make(env_id, **env_kwargs)
+        # One step too: a keyword of the wrong type ({"g": "x"}) passes make and fails in step,
+        # which must be this one line now, not a traceback once training has started.
+        env.reset(seed=0)
+        env.step(env.action_space.sample())
+        return env, spec
     except Exception as exc:  # a keyword the env refuses, a missing optional dependency: one clear line
         given = f" with {env_kwargs}" if env_kwargs else ""
         raise TaskError(f"could not make {env_id}{given}: {type(exc).__name__}: {first_line(exc)}") from None
