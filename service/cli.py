@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -34,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
         from pydantic import ValidationError
         from pydantic_settings import SettingsError
 
-        from service.settings import Settings
+        from service.settings import Settings, variable_for
     except ModuleNotFoundError as exc:
         if (exc.name or "service").startswith(("service", "policy_")):
             raise
@@ -45,11 +46,12 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings()
     except ValidationError as exc:
         first = exc.errors()[0]
-        print(f"error: invalid setting POLICY_{'_'.join(map(str, first['loc'][:1])).upper()}: {first['msg']}",
-              file=sys.stderr)
+        print(f"error: invalid setting {variable_for(str(first['loc'][0]))}: {first['msg']}", file=sys.stderr)
         return EXIT_USAGE
-    except (SettingsError, ValueError) as exc:  # e.g. a POLICY_* JSON setting that is not JSON
-        print(f"error: invalid settings: {str(exc).splitlines()[0][:300]}", file=sys.stderr)
+    except (SettingsError, ValueError) as exc:  # a JSON setting that is not JSON
+        field = re.search(r'for field "(\w+)"', str(exc))
+        what = f"{variable_for(field.group(1))} is not valid JSON" if field else str(exc).splitlines()[0][:300]
+        print(f"error: invalid settings: {what}", file=sys.stderr)
         return EXIT_USAGE
     if settings.cache_dir:
         try:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from policy_artifacts import ArtifactLimits
 from policy_artifacts.names import LABEL, LABEL_RULE
@@ -48,6 +48,13 @@ class _LegacyEnvSource(EnvSettingsSource):
             elif current[new] != current.get(old):
                 _warn_once(old, f"{old} is ignored: {new} is set")
         return values
+
+
+def variable_for(field: str) -> str:
+    """Returns the environment variable that set a setting: POLICY_X, or the legacy LAKE_X
+    if only that one is set (so an error names what the user actually wrote)."""
+    new, old = f"{ENV_PREFIX}{field.upper()}", f"{LEGACY_ENV_PREFIX}{field.upper()}"
+    return old if new not in os.environ and old in os.environ else new
 
 
 def _warn_once(name: str, message: str) -> None:
@@ -143,7 +150,8 @@ class Settings(BaseSettings):
     cache_dir: Path | None = Field(
         None, description="Where the loader writes tables for workers; unset = a fresh temporary directory."
     )
-    log_level: str = Field("info", description="gunicorn log level.")
+    log_level: Literal["debug", "info", "warning", "error", "critical"] = Field(
+        "info", description="gunicorn log level.")
 
     @field_validator("version_labels")
     @classmethod

@@ -53,3 +53,17 @@ def test_an_old_command_says_it_is_deprecated_in_one_line_then_works(old, new):
     assert result.returncode == 0, result.stderr
     assert result.stderr == f"warning: {old} is deprecated: use {new}\n"
     assert result.stdout.startswith("usage:")
+
+
+@pytest.mark.parametrize("variable, value, message", [
+    ("LAKE_PORT", "abc", "error: invalid setting LAKE_PORT: Input should be a valid integer"),
+    ("LAKE_PINNED_VERSIONS", "{bad", "error: invalid settings: LAKE_PINNED_VERSIONS is not valid JSON"),
+    ("POLICY_PINNED_VERSIONS", "{bad", "error: invalid settings: POLICY_PINNED_VERSIONS is not valid JSON"),
+    ("POLICY_LOG_LEVEL", "loud", "error: invalid setting POLICY_LOG_LEVEL: Input should be 'debug'"),
+])
+def test_a_bad_setting_is_named_as_the_user_wrote_it(environment, capsys, variable, value, message):
+    from service.cli import main
+
+    environment.setenv(variable, value)
+    assert main([]) == 2
+    assert capsys.readouterr().err.startswith(message)
