@@ -7,6 +7,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from policy_artifacts.manifest import GridLayout
+from service.chart import curve_chart
 from service.policy import ServedPolicy, TabularPolicy
 from service.presentation import policy_status
 from service.registry import Snapshot
@@ -86,16 +87,6 @@ def grid_cells(policy: TabularPolicy) -> list[list[Cell]] | None:
     return rows
 
 
-def curve_points(curve: list, width: int = 320, height: int = 120) -> str:
-    """Returns SVG polyline points for (env_steps, metric) pairs, scaled to the box."""
-    if not curve:
-        return ""
-    last = max(step for step, _ in curve) or 1
-    low, high = min(v for _, v in curve), max(v for _, v in curve)
-    span = high - low or 1.0
-    return " ".join(f"{step / last * width:.1f},{height - (v - low) / span * height:.1f}" for step, v in curve)
-
-
 def space_summary(policy: ServedPolicy) -> str:
     space = policy.observation_space
     if space.kind == "discrete":
@@ -133,7 +124,6 @@ def page_policies(snapshot: Snapshot, max_cells: int) -> list[dict]:
             "space": space_summary(served) if served else "",
             "actions": action_summary(served) if served else "",
             "evaluation": manifest.evaluation if manifest else None,
-            "curve": curve_points(curve), "curve_steps": f"{curve[-1][0]:,}" if curve else 0,
-            "curve_range": (min(v for _, v in curve), max(v for _, v in curve)) if curve else None,
+            "chart": curve_chart(curve, manifest.evaluation) if manifest else None,
         })
     return policies

@@ -26,11 +26,11 @@ def _action_names(n_actions, lake_names=LAKE_ACTIONS):
 
 
 def _with_common_fields(specific, overrides):
-    return dict(
+    common = dict(
         created_at="2026-11-24T00:00:00+00:00", hyperparameters={}, seed=0,
-        training=dict(seconds=1.0, env_steps=10, updates=1, stopped_because="budget"),
-        libraries={}, **{**specific, **overrides},
+        training=dict(seconds=1.0, env_steps=10, updates=1, stopped_because="budget"), libraries={},
     )
+    return {**common, **specific, **overrides}
 
 
 def manifest_fields(n_states=16, n_actions=4, **overrides):
