@@ -10,6 +10,7 @@ from policy_artifacts.manifest import Evaluation
 
 WIDTH, HEIGHT = 420, 220
 LEFT, RIGHT, TOP, BOTTOM = 64, 16, 14, 44  # margins around the plot: room for ticks and axis labels
+MAX_MARKERS = 60
 EXACT_METRICS = ("success_rate", "expected_return")  # their `best` is the optimum, not a threshold
 
 
@@ -28,6 +29,7 @@ class Chart:
     top: float
     bottom: float
     points: str  # the polyline's
+    markers: list[tuple[float, float]]  # a dot per evaluation while they are few (one alone draws no line)
     x_ticks: list[Tick]
     y_ticks: list[Tick]
     x_label: str
@@ -81,6 +83,7 @@ def curve_chart(curve: list[tuple[int, float]], evaluation: Evaluation) -> Chart
     return Chart(
         width=WIDTH, height=HEIGHT, left=LEFT, right=right, top=TOP, bottom=bottom,
         points=" ".join(f"{x(step):.1f},{y(v):.1f}" for step, v in curve),
+        markers=[(round(x(step), 1), round(y(v), 1)) for step, v in curve] if len(curve) <= MAX_MARKERS else [],
         x_ticks=[Tick(round(x(t), 1), tick_label(t, xs[1] - xs[0])) for t in xs],
         y_ticks=[Tick(round(y(t), 1), tick_label(t, ys[1] - ys[0])) for t in ys],
         x_label="env steps", y_label=evaluation.metric.replace("_", " "),

@@ -10,7 +10,7 @@ from policy_artifacts.manifest import GridLayout
 from service.chart import curve_chart
 from service.policy import ServedPolicy, TabularPolicy
 from service.presentation import policy_status
-from service.registry import Snapshot
+from service.registry import PolicyEntry, Snapshot
 
 ARROWS = {"LEFT": "←", "DOWN": "↓", "RIGHT": "→", "UP": "↑", "SOUTH": "↓", "NORTH": "↑", "EAST": "→", "WEST": "←"}
 GOAL_COLOUR = "#f2c744"
@@ -107,6 +107,14 @@ def action_summary(policy: ServedPolicy) -> str:
             f"{space.distribution.kind.replace('_', ' ')} (greedy: the mean, clipped to the bounds)")
 
 
+def episode_url(entry: PolicyEntry) -> str | None:
+    """Returns the served version's episode.gif address, relative to the page; None if it has none."""
+    record = entry.record.record(entry.served.version) if entry.served else None
+    if record is None or record.episode is None:
+        return None
+    return f"models/{entry.name}/versions/{record.version}/episode.gif"
+
+
 def page_policies(snapshot: Snapshot, max_cells: int) -> list[dict]:
     """Returns what the template draws for each policy (grids of more than `max_cells`
     numbers are left out: the page would weigh megabytes)."""
@@ -125,5 +133,6 @@ def page_policies(snapshot: Snapshot, max_cells: int) -> list[dict]:
             "actions": action_summary(served) if served else "",
             "evaluation": manifest.evaluation if manifest else None,
             "chart": curve_chart(curve, manifest.evaluation) if manifest else None,
+            "episode": episode_url(entry),
         })
     return policies

@@ -74,6 +74,8 @@ def test_the_polyline_follows_the_tick_scales(client):
     chart = chart_of(client.get("/").text, "cartpole")
     xs, ys = ticks(chart, "x-axis"), ticks(chart, "y-axis")
     points = [tuple(map(float, p.split(","))) for p in chart.find(f"{SVG}polyline").get("points").split()]
+    dots = [(float(c.get("cx")), float(c.get("cy"))) for c in chart.findall(f"{SVG}circle")]
+    assert dots == points  # a dot per evaluation: a curve of one point still shows
     for (step, value), (px, py) in zip(CURVE, points, strict=True):
         assert px == pytest.approx(pixel_of(step, xs), abs=0.2)
         assert py == pytest.approx(pixel_of(value, ys), abs=0.2)
