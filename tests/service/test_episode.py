@@ -74,3 +74,4 @@ def test_a_cached_copy_that_no_longer_matches_its_hash_is_not_served(tmp_path):
     record = handoff.read_state(tmp_path / "cache").policies["cartpole"].record(1)
     (tmp_path / "cache" / handoff.SERVABLES_DIR / record.episode).write_bytes(small_gif(seed=9))
     assert_episode_not_found(client.get("/models/cartpole/versions/1/episode.gif"))
+

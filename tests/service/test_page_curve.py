@@ -90,3 +90,8 @@ def test_an_exact_metric_names_its_optimum_and_a_missing_best_draws_no_target(cl
     assert axis_label(flat, "y-axis") == "expected return"
     assert flat.find(f"{SVG}g[@class='target']") is None
     assert len(ticks(flat, "y-axis")) >= 3
+
+
+def test_the_versions_table_names_states_in_the_api_words(client):
+    page = client.get("/").text
+    assert page.count('<td class="loaded" title="">loaded</td>') == 3 and "VersionState" not in page
