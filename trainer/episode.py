@@ -95,7 +95,8 @@ def gif_bytes(frames: list[np.ndarray], seconds_per_frame: float) -> bytes:
 
 def render_episode(task: Task, actor: keras.Model, max_bytes: int = ArtifactLimits().max_episode_bytes) -> bytes | None:
     """Returns the GIF of one greedy episode, at most `max_bytes` (every other frame is
-    dropped until it fits); None, with one logged line, when there is none to publish."""
+    dropped until it fits); None when the environment has no rgb_array mode, and None with
+    one logged line when rendering failed or no GIF fits."""
     try:
         rendered = episode_frames(task, actor)
         if rendered is None:
@@ -105,8 +106,8 @@ def render_episode(task: Task, actor: keras.Model, max_bytes: int = ArtifactLimi
             data = gif_bytes(frames, seconds)
             if len(data) <= max_bytes:
                 return data
-            frames, seconds = frames[::2], seconds * 2
-    except Exception as exc:  # noqa: BLE001 - a picture is never worth a failed publication
+            frames, seconds = frames[::2] if len(frames) > 1 else [], seconds * 2
+        log.warning("no %s for %s: even one frame is over %d bytes", EPISODE_FILE, task.env_id, max_bytes)
+    except Exception as exc:  # a picture is never worth a failed publication
         log.warning("no %s for %s: %s", EPISODE_FILE, task.env_id, first_line(exc))
-        return None
     return None

@@ -6,6 +6,8 @@ import hashlib
 import io
 import json
 
+import numpy as np
+
 from PIL import Image
 
 from policy_artifacts import ArtifactLimits
@@ -40,3 +42,20 @@ def test_an_env_that_cannot_render_publishes_without_an_episode(tmp_path):
     version, manifest = published(tmp_path, "corridor-v0")
     assert not (version / EPISODE_FILE).exists() and EPISODE_FILE not in manifest["files"]
     assert "Traceback" not in result.stderr
+
+
+
+def test_a_grid_world_renders_too_and_an_episode_over_the_cap_loses_frames_until_it_fits():
+    from trainer.episode import render_episode
+    from trainer.tasks.registry import create_task
+
+    # Down the left column to the hole at state 12: 3 steps, 4 frames drawn.
+    task = create_task("FrozenLake-v1", {"map_name": "4x4", "is_slippery": False})
+    actor, _ = task.build_models(task.hyperparameters)
+    last = actor.layers[-1]
+    last.set_weights([np.zeros_like(last.kernel), np.array([0, 9, 0, 0], "float32")])  # always DOWN
+    full = render_episode(task, actor)
+    assert Image.open(io.BytesIO(full)).n_frames == 4
+    smaller = render_episode(task, actor, max_bytes=len(full) - 1)
+    assert len(smaller) < len(full) and Image.open(io.BytesIO(smaller)).n_frames == 2
+    assert render_episode(task, actor, max_bytes=100) is None  # not even one frame fits
