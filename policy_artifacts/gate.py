@@ -28,7 +28,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from policy_artifacts.manifest import (
-    MANIFEST_FILE, MODEL_FILES, SERVING_FILES, DiscreteSpace, Manifest, parse_manifest,
+    EPISODE_FILE, MANIFEST_FILE, MODEL_FILES, SERVING_FILES, DiscreteSpace, Manifest, parse_manifest,
 )
 from policy_artifacts.store import ArtifactError, check_policy_name, describe_kind, first_line
 
@@ -39,6 +39,7 @@ _FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 MAX_MANIFEST_DEPTH = 32  # pydantic refuses to serialise far less deep than json parses
 _EOCD_SIGNATURE = b"PK\x05\x06"
 _EOCD_BYTES = 22
+GIF_SIGNATURES = (b"GIF87a", b"GIF89a")
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,7 @@ class ArtifactLimits:
     """The caps the gate applies to every version; the defaults are safe for a small service."""
 
     max_model_bytes: int = 64 * MiB  # largest model file (.keras, or its .onnx serving form)
+    max_episode_bytes: int = 2 * MiB  # largest rendered episode (episode.gif)
     max_manifest_bytes: int = 1 * MiB  # largest manifest.json
     max_uncompressed_bytes: int = 256 * MiB  # largest total declared uncompressed size of a .keras archive
     max_member_bytes: int = 128 * MiB  # largest declared uncompressed size of one archive member
@@ -66,6 +68,7 @@ class VerifiedVersion:
     manifest: Manifest
     model_bytes: dict[str, bytes]  # actor.keras and critic.keras
     serving_bytes: dict[str, bytes]  # their serving forms (actor.onnx, critic.onnx) where published
+    episode_gif: bytes | None  # the rendered greedy episode, where published
     where: str  # "<policy> version <n>", for messages
 
 
@@ -269,11 +272,12 @@ def check_model_config(data: bytes, name: str, limits: ArtifactLimits, where: st
 
 
 def read_verified(root: Path, policy: str, version: int, limits: ArtifactLimits) -> VerifiedVersion:
-    """Returns the manifest and model files of a version after every check that needs no Keras.
+    """Returns the manifest, model files and episode of a version after every check that needs no Keras.
 
     Raises ArtifactError naming what is wrong: a path that is not a real directory or
     regular file, a file over its cap, a manifest that does not parse or does not fit its
-    directory and the limits, a hash mismatch, or an archive over its caps.
+    directory and the limits, a hash mismatch, an archive over its caps, or an episode that
+    is not a GIF.
     """
     check_policy_name(policy)
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
@@ -295,17 +299,22 @@ def read_verified(root: Path, policy: str, version: int, limits: ArtifactLimits)
         check_manifest_fits(manifest, policy, version, limits, where)
         model_bytes, serving_bytes = {}, {}
         for name in MODEL_FILES:
-            model_bytes[name] = _read_hashed(version_fd, name, manifest, limits, where)
+            model_bytes[name] = _read_hashed(version_fd, name, manifest, limits.max_model_bytes, where)
             check_archive(model_bytes[name], name, limits, where)
             check_model_config(model_bytes[name], name, limits, where)
         for name in SERVING_FILES.values():
             if name in manifest.files:
-                serving_bytes[name] = _read_hashed(version_fd, name, manifest, limits, where)
-    return VerifiedVersion(manifest, model_bytes, serving_bytes, where)
+                serving_bytes[name] = _read_hashed(version_fd, name, manifest, limits.max_model_bytes, where)
+        episode = None
+        if EPISODE_FILE in manifest.files:
+            episode = _read_hashed(version_fd, EPISODE_FILE, manifest, limits.max_episode_bytes, where)
+            if not episode.startswith(GIF_SIGNATURES):  # the service sends it as image/gif
+                raise ArtifactError(f"{where}: {EPISODE_FILE} is not a GIF image")
+    return VerifiedVersion(manifest, model_bytes, serving_bytes, episode, where)
 
 
-def _read_hashed(version_fd: int, name: str, manifest: Manifest, limits: ArtifactLimits, where: str) -> bytes:
-    data, digest = _read_regular_file(version_fd, name, limits.max_model_bytes, where)
+def _read_hashed(version_fd: int, name: str, manifest: Manifest, cap: int, where: str) -> bytes:
+    data, digest = _read_regular_file(version_fd, name, cap, where)
     if digest != manifest.files[name]:
         raise ArtifactError(f"{where}: {name} does not match its sha256 in the manifest")
     return data

@@ -13,6 +13,7 @@ are read by `policy_artifacts.keras_reader` (numpy and h5py).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,6 +38,7 @@ class TabularServable:
     manifest: Manifest
     probabilities: np.ndarray
     values: np.ndarray
+    episode_gif: bytes | None = None  # the verified rendered episode, where published
 
 
 @dataclass(frozen=True, eq=False)
@@ -46,6 +48,7 @@ class NetworkServable:
     manifest: Manifest
     actor_onnx: bytes
     critic_onnx: bytes
+    episode_gif: bytes | None = None  # the verified rendered episode, where published
 
 
 def check_models_fit(manifest: Manifest, models: dict[str, KerasModel], where: str) -> None:
@@ -145,8 +148,10 @@ def load_servable(
         check_models_fit(manifest, models, where)
         actor, critic = models[ACTOR_FILE], models[CRITIC_FILE]
         if isinstance(manifest.observation_space, BoxSpace):
-            return check_serving_form(manifest, verified.serving_bytes, actor, critic, where)
-        return tabulate(manifest, actor, critic, where)
+            servable = check_serving_form(manifest, verified.serving_bytes, actor, critic, where)
+        else:
+            servable = tabulate(manifest, actor, critic, where)
+        return dataclasses.replace(servable, episode_gif=verified.episode_gif)
     except ArtifactError:
         raise
     except Exception as exc:  # a model that reads but cannot run is as bad as one that cannot be read

@@ -32,6 +32,10 @@ MODEL_FILES = (ACTOR_FILE, CRITIC_FILE)
 ACTOR_ONNX_FILE = "actor.onnx"
 CRITIC_ONNX_FILE = "critic.onnx"
 SERVING_FILES = {ACTOR_FILE: ACTOR_ONNX_FILE, CRITIC_FILE: CRITIC_ONNX_FILE}
+# One rendered greedy episode (an animated GIF) for the page, where the environment renders;
+# hashed in `files` like the models. Versions without one load all the same.
+EPISODE_FILE = "episode.gif"
+OPTIONAL_FILES = (*SERVING_FILES.values(), EPISODE_FILE)
 
 # Bounds that keep a hostile manifest small in every process that holds it.
 MAX_ACTIONS = 1024

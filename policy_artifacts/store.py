@@ -1,6 +1,7 @@
 """Where policy versions live on disk, how they are listed and how they are published.
 
-Layout: ``ARTIFACT_ROOT/<policy>/<version>/{actor.keras, critic.keras, manifest.json}``.
+Layout: ``ARTIFACT_ROOT/<policy>/<version>/{actor.keras, critic.keras, manifest.json}``, with
+actor.onnx and critic.onnx for Box observations and episode.gif where the env renders.
 A version is staged in a hidden directory beside the versions and renamed into place,
 so readers never see a half-written version and two publishers never share a number.
 Only real directories count: a symbolic link or anything else that is not a directory
@@ -22,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from policy_artifacts.manifest import MANIFEST_FILE, MODEL_FILES, SCHEMA_VERSION, SERVING_FILES, Manifest
+from policy_artifacts.manifest import MANIFEST_FILE, MODEL_FILES, OPTIONAL_FILES, SCHEMA_VERSION, Manifest
 from policy_artifacts.names import POLICY_NAME, POLICY_NAME_RULE
 
 VERSION_NAME = re.compile(r"^[1-9][0-9]{0,17}$")  # ASCII only; at most 18 digits keeps it an int64
@@ -199,8 +200,8 @@ def publish_version(
     """Publishes a new version and returns it; its number is one above the highest existing.
 
     `write_model_files(staging_dir)` writes actor.keras and critic.keras into the staging
-    directory, and their serving forms (actor.onnx, critic.onnx) where the policy has
-    them; this function hashes them all, validates the manifest (schema 2), writes it, and
+    directory, their serving forms (actor.onnx, critic.onnx) where the policy has them,
+    and a rendered episode (episode.gif) where there is one; this function hashes them all, validates the manifest (schema 2), writes it, and
     renames the directory into place. Any failure removes the staging directory, so nothing
     half-made is left.
     """
@@ -217,7 +218,7 @@ def publish_version(
             if not file.is_file() or file.is_symlink():
                 raise ArtifactError(f"the trainer did not write {name} as a regular file")
             files[name] = sha256_file(file)
-        for name in SERVING_FILES.values():
+        for name in OPTIONAL_FILES:
             if (staging / name).is_file() and not (staging / name).is_symlink():
                 files[name] = sha256_file(staging / name)
         taken = _highest_published(Path(root), policy)

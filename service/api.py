@@ -48,6 +48,9 @@ class PolicyApi(Api):
             Route("/models/<name>", "GET", self.model, "getModel", "One policy's versions", "models",
                   None, PolicyStatus, (404,),
                   (path_parameter("name"),)),
+            Route("/models/<name>/versions/<version>/episode.gif", "GET", self.episode, "getEpisode",
+                  "A version's rendered greedy episode, an animated GIF (where its environment renders)", "models",
+                  None, None, (404, 422, 503), (path_parameter("name"), path_parameter("version"))),
             Route("/healthz", "GET", self.live, "live", "Alive", "health", None, HealthResponse),
             Route("/readyz", "GET", self.ready, "ready", "Ready once a policy is loaded", "health",
                   None, ReadyResponse, (503,)),
@@ -121,6 +124,10 @@ class PolicyApi(Api):
         if entry is None:
             raise PolicyNotFound(f"no policy named {name[:80]!r}", details=[{"field": "policy"}])
         return model_response(policy_status(entry))
+
+    def episode(self, name: str, version: str) -> Response:
+        _, gif = self.plane.episode(name, version_reference(version))
+        return Response(gif, content_type="image/gif", headers={"X-Content-Type-Options": "nosniff"})
 
     def live(self) -> Response:
         return model_response(HealthResponse(status="alive", live=True))

@@ -18,9 +18,10 @@ import numpy as np
 
 from policy_artifacts.names import LABEL, LABEL_RULE
 from policy_artifacts.spaces import SpaceError
+from service import handoff
 from service.errors import (
-    InvalidRequest, NotReady, PayloadTooLarge, PolicyNotFound, UnsupportedForPolicy, VersionNotFound,
-    refused_observations,
+    EpisodeNotFound, InvalidRequest, NotReady, PayloadTooLarge, PolicyNotFound, UnsupportedForPolicy,
+    VersionNotFound, refused_observations,
 )
 from service.policy import OutputSpec, ServedPolicy, unseeded_generator
 from service.registry import PolicyEntry, Registry, Snapshot
@@ -124,6 +125,19 @@ class DataPlane:
         """Returns the version a request names and its policy's entry, from one snapshot."""
         entry, policy = self._resolve(self.registry.snapshot, name, version, None)
         return ModelView(policy, entry)
+
+    def episode(self, name: str, version: int | str) -> tuple[ServedPolicy, bytes]:
+        """Returns the version a request names and its rendered episode (GIF bytes, as the
+        gate verified them), from one snapshot; raises EpisodeNotFound if it has none."""
+        entry, policy = self._resolve(self.registry.snapshot, name, version, None)
+        record = entry.record.record(policy.version)
+        if record is None or record.episode is None:
+            raise EpisodeNotFound(f"{policy.name} version {policy.version} has no rendered episode "
+                                  "(its environment does not render rgb_array frames, or it was published without one)")
+        try:
+            return policy, handoff.read_episode(self.registry.cache_dir, record)
+        except OSError:  # the loader is writing it again (a cleaned cache dir): as good as none now
+            raise EpisodeNotFound(f"{policy.name} version {policy.version}: its episode cannot be read now") from None
 
     def repository(self) -> list[PolicyEntry]:
         """Returns every policy the loader knows of, served or not, from one snapshot."""

@@ -57,6 +57,12 @@ class VersionNotFound(ServiceError):
     status, code = 404, "version_not_found"
 
 
+class EpisodeNotFound(ServiceError):
+    """The version has no rendered episode (its environment does not render, or it predates them)."""
+
+    status, code = 404, "episode_not_found"
+
+
 class Overloaded(ServiceError):
     """The worker is receiving as many request bodies as its memory budget allows."""
 

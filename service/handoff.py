@@ -13,6 +13,7 @@ it, so a worker that read the previous state can still open everything it names.
 from __future__ import annotations
 
 import enum
+import hashlib
 import os
 import tempfile
 from pathlib import Path
@@ -21,7 +22,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from policy_artifacts.loading import NetworkServable, TabularServable
-from policy_artifacts.manifest import Manifest
+from policy_artifacts.manifest import EPISODE_FILE, Manifest
 from policy_client.schemas import VersionState  # the one set of version states, the API's
 
 STATE_FILE = "state.json"
@@ -43,6 +44,7 @@ class VersionRecord(BaseModel):
     manifest: Manifest | None = None
     servable: str | None = Field(None, description="File name under servables/ while it can be served.")
     kind: ServableKind | None = None
+    episode: str | None = Field(None, description="File name under servables/ of its rendered episode, if any.")
 
 
 class IgnoredEntry(BaseModel):
@@ -99,9 +101,15 @@ def servable_kind(servable: Servable) -> ServableKind:
     return ServableKind.ONNX if isinstance(servable, NetworkServable) else ServableKind.TABLES
 
 
+def episode_file(servable_name: str) -> str:
+    """Returns the name of the file beside a servable that holds its version's episode.gif."""
+    return f"{servable_name.removesuffix('.npz')}.gif"
+
+
 def write_servable(cache_dir: Path, name: str, servable: Servable) -> str:
     """Returns the file name (under servables/) the servable was written to: an .npz of its
-    arrays (the ONNX models as byte arrays), read back whole by `read_servable`."""
+    arrays (the ONNX models as byte arrays), read back whole by `read_servable`. The
+    version's verified episode.gif, if any, is written beside it (`episode_file`) first."""
     if isinstance(servable, NetworkServable):
         arrays = {"actor": np.frombuffer(servable.actor_onnx, dtype=np.uint8),
                   "critic": np.frombuffer(servable.critic_onnx, dtype=np.uint8)}
@@ -109,8 +117,20 @@ def write_servable(cache_dir: Path, name: str, servable: Servable) -> str:
         arrays = {"probabilities": servable.probabilities, "values": servable.values}
     directory = Path(cache_dir) / SERVABLES_DIR
     directory.mkdir(parents=True, exist_ok=True)
+    if servable.episode_gif is not None:
+        _write_atomically(directory / episode_file(name), lambda f: f.write(servable.episode_gif))
     _write_atomically(directory / name, lambda f: np.savez(f, **arrays))
     return name
+
+
+def read_episode(cache_dir: Path, record: VersionRecord) -> bytes:
+    """Returns the episode.gif a loaded version's record names, checked once more against
+    the manifest's sha256 (the loader copied it after the gate verified it); raises OSError
+    if it is missing or does not match."""
+    data = (Path(cache_dir) / SERVABLES_DIR / record.episode).read_bytes()
+    if hashlib.sha256(data).hexdigest() != record.manifest.files.get(EPISODE_FILE):
+        raise OSError(f"{record.episode} does not match the manifest's sha256")
+    return data
 
 
 def read_servable(cache_dir: Path, record: VersionRecord) -> Servable:
@@ -124,7 +144,8 @@ def read_servable(cache_dir: Path, record: VersionRecord) -> Servable:
 
 
 def delete_servables_except(cache_dir: Path, keep: set[str]) -> list[str]:
-    """Deletes servable files not in `keep`; returns the names deleted."""
+    """Deletes servable files not in `keep`, and episodes beside none of them; returns the names deleted."""
+    keep = keep | {episode_file(name) for name in keep}
     directory = Path(cache_dir) / SERVABLES_DIR
     deleted = []
     for entry in directory.glob("*") if directory.is_dir() else []:

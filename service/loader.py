@@ -124,7 +124,8 @@ class Loader:
             return self._failed(policy, version, f"cannot write its servable to the cache dir: {exc.strerror}"), False
         log.info("loaded %s version %d", policy, version)
         return VersionRecord(version=version, state=VersionState.LOADED, manifest=servable.manifest,
-                             servable=name, kind=handoff.servable_kind(servable)), True
+                             servable=name, kind=handoff.servable_kind(servable),
+                             episode=handoff.episode_file(name) if servable.episode_gif is not None else None), True
 
     def _failed(self, policy: str, version: int, reason: str) -> VersionRecord:
         log.warning("refused %s version %d: %s", policy, version, reason)
@@ -240,7 +241,8 @@ class Loader:
             if version not in records:
                 reason = "no longer on disk" if version not in on_disk else "older than the newest keep_versions"
                 removed[version] = record.model_copy(
-                    update={"state": VersionState.REMOVED, "error": reason, "servable": None, "kind": None})
+                    update={"state": VersionState.REMOVED, "error": reason, "servable": None, "kind": None,
+                            "episode": None})
                 del loaded_before[version]
         for version in list(removed):
             if version in records:
@@ -279,8 +281,8 @@ class Loader:
         while the cache cannot be written at all."""
         directory = self.cache_dir / handoff.SERVABLES_DIR
         for key, attempt in list(self.attempts.items()):
-            servable = attempt.record.servable
-            if servable and not (directory / servable).is_file():
+            named = (attempt.record.servable, attempt.record.episode)
+            if any(name and not (directory / name).is_file() for name in named):
                 del self.attempts[key]
 
     def scan(self, publish_progress: bool = False) -> LoaderState:

@@ -7,9 +7,10 @@ from collections import Counter
 from dataclasses import dataclass
 
 from policy_artifacts.manifest import GridLayout
+from service.chart import curve_chart
 from service.policy import ServedPolicy, TabularPolicy
 from service.presentation import policy_status
-from service.registry import Snapshot
+from service.registry import PolicyEntry, Snapshot
 
 ARROWS = {"LEFT": "←", "DOWN": "↓", "RIGHT": "→", "UP": "↑", "SOUTH": "↓", "NORTH": "↑", "EAST": "→", "WEST": "←"}
 GOAL_COLOUR = "#f2c744"
@@ -86,16 +87,6 @@ def grid_cells(policy: TabularPolicy) -> list[list[Cell]] | None:
     return rows
 
 
-def curve_points(curve: list, width: int = 320, height: int = 120) -> str:
-    """Returns SVG polyline points for (env_steps, metric) pairs, scaled to the box."""
-    if not curve:
-        return ""
-    last = max(step for step, _ in curve) or 1
-    low, high = min(v for _, v in curve), max(v for _, v in curve)
-    span = high - low or 1.0
-    return " ".join(f"{step / last * width:.1f},{height - (v - low) / span * height:.1f}" for step, v in curve)
-
-
 def space_summary(policy: ServedPolicy) -> str:
     space = policy.observation_space
     if space.kind == "discrete":
@@ -116,6 +107,14 @@ def action_summary(policy: ServedPolicy) -> str:
             f"{space.distribution.kind.replace('_', ' ')} (greedy: the mean, clipped to the bounds)")
 
 
+def episode_url(entry: PolicyEntry) -> str | None:
+    """Returns the served version's episode.gif address, relative to the page; None if it has none."""
+    record = entry.record.record(entry.served.version) if entry.served else None
+    if record is None or record.episode is None:
+        return None
+    return f"models/{entry.name}/versions/{record.version}/episode.gif"
+
+
 def page_policies(snapshot: Snapshot, max_cells: int) -> list[dict]:
     """Returns what the template draws for each policy (grids of more than `max_cells`
     numbers are left out: the page would weigh megabytes)."""
@@ -133,7 +132,7 @@ def page_policies(snapshot: Snapshot, max_cells: int) -> list[dict]:
             "space": space_summary(served) if served else "",
             "actions": action_summary(served) if served else "",
             "evaluation": manifest.evaluation if manifest else None,
-            "curve": curve_points(curve), "curve_steps": f"{curve[-1][0]:,}" if curve else 0,
-            "curve_range": (min(v for _, v in curve), max(v for _, v in curve)) if curve else None,
+            "chart": curve_chart(curve, manifest.evaluation) if manifest else None,
+            "episode": episode_url(entry),
         })
     return policies

@@ -128,6 +128,9 @@ class Settings(BaseSettings):
     worker_connections: int = Field(1000, ge=1, description="Open connections per worker (gevent greenlets).")
     max_model_bytes: int = Field(64 << 20, ge=1024, description="Largest .keras file the loader reads.")
     max_manifest_bytes: int = Field(1 << 20, ge=1024, description="Largest manifest.json the loader reads.")
+    max_episode_bytes: int = Field(
+        2 << 20, ge=1024, description="Largest episode.gif (a version's rendered greedy episode) the loader reads."
+    )
     max_uncompressed_bytes: int = Field(
         256 << 20, ge=1024, description="Largest total uncompressed size of a .keras archive's members."
     )
@@ -179,6 +182,7 @@ class Settings(BaseSettings):
         """Returns the artifact gate's caps, from these settings."""
         return ArtifactLimits(
             max_model_bytes=self.max_model_bytes, max_manifest_bytes=self.max_manifest_bytes,
+            max_episode_bytes=self.max_episode_bytes,
             max_uncompressed_bytes=self.max_uncompressed_bytes, max_member_bytes=self.max_member_bytes,
             max_members=self.max_members, max_states=self.max_states, max_table_cells=self.max_table_cells,
         )

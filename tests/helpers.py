@@ -9,7 +9,7 @@ import keras
 import numpy as np
 
 from policy_artifacts import list_versions, publish_version
-from policy_artifacts.manifest import parse_observation_space
+from policy_artifacts.manifest import EPISODE_FILE, parse_observation_space
 from trainer.distributions import GAUSSIAN_FIELDS
 from trainer.models import build_actor, build_box_critic, build_critic, build_gaussian_actor
 from trainer.serving_form import write_policy_files
@@ -26,11 +26,11 @@ def _action_names(n_actions, lake_names=LAKE_ACTIONS):
 
 
 def _with_common_fields(specific, overrides):
-    return dict(
+    common = dict(
         created_at="2026-11-24T00:00:00+00:00", hyperparameters={}, seed=0,
-        training=dict(seconds=1.0, env_steps=10, updates=1, stopped_because="budget"),
-        libraries={}, **{**specific, **overrides},
+        training=dict(seconds=1.0, env_steps=10, updates=1, stopped_because="budget"), libraries={},
     )
+    return {**common, **specific, **overrides}
 
 
 def manifest_fields(n_states=16, n_actions=4, **overrides):
@@ -118,9 +118,15 @@ def random_box_models(shape=(4,), n_actions=2, seed=0):
     return _randomise((build(n_actions, "softmax", "actor"), build(1, None, "critic")), seed)
 
 
-def _publish(root, policy, actor, critic, fields):
+def _publish(root, policy, actor, critic, fields, episode=None):
     space = parse_observation_space(fields["observation_space"])
-    return publish_version(root, policy, lambda directory: write_policy_files(directory, actor, critic, space), fields)
+
+    def write_files(directory):
+        write_policy_files(directory, actor, critic, space)
+        if episode is not None:
+            (directory / EPISODE_FILE).write_bytes(episode)
+
+    return publish_version(root, policy, write_files, fields)
 
 
 def publish_models(root, policy, actor, critic, **manifest_overrides):
@@ -129,11 +135,20 @@ def publish_models(root, policy, actor, critic, **manifest_overrides):
     return _publish(root, policy, actor, critic, manifest_fields(n_states=n_states, **manifest_overrides))
 
 
-def publish_box_models(root, policy, actor, critic, **manifest_overrides):
-    """Returns the published version of a Box policy; shape and actions are read from the actor."""
+def publish_box_models(root, policy, actor, critic, episode=None, **manifest_overrides):
+    """Returns the published version of a Box policy, with `episode` as its episode.gif if
+    given; shape and actions are read from the actor."""
     shape, n_actions = tuple(actor.inputs[0].shape[1:]), actor.outputs[0].shape[-1]
     fields = box_manifest_fields(shape, n_actions, **manifest_overrides)
-    return _publish(root, policy, actor, critic, fields)
+    return _publish(root, policy, actor, critic, fields, episode)
+
+
+def small_gif(n_frames=3, seed=0):
+    """Returns an animated GIF of `n_frames` random 16 x 12 frames."""
+    from trainer.episode import gif_bytes
+
+    rng = np.random.default_rng(seed)
+    return gif_bytes([rng.integers(0, 256, (12, 16, 3), dtype=np.uint8) for _ in range(n_frames)], 0.1)
 
 
 def publish_damaged(root, policy, damage, seed=0):

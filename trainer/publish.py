@@ -12,9 +12,10 @@ import numpy as np
 import tensorflow as tf
 
 from policy_artifacts import PublishedVersion, publish_version
-from policy_artifacts.manifest import parse_observation_space
+from policy_artifacts.manifest import EPISODE_FILE, parse_observation_space
 from trainer.a2c import TrainingResult
 from trainer.config import Hyperparameters
+from trainer.episode import render_episode
 from trainer.serving_form import write_policy_files
 from trainer.tasks.base import Task
 
@@ -57,8 +58,15 @@ def manifest_fields(task: Task, hp: Hyperparameters, seed: int | None, result: T
 def publish_result(
     root: Path, policy: str, task: Task, hp: Hyperparameters, seed: int | None, result: TrainingResult
 ) -> PublishedVersion:
-    """Returns the new version after saving both models (and their serving form) and the manifest atomically."""
+    """Returns the new version after saving both models (and their serving form), a rendered
+    greedy episode where the environment renders, and the manifest, atomically."""
     fields = manifest_fields(task, hp, seed, result)
     space = parse_observation_space(fields["observation_space"])
-    return publish_version(root, policy, lambda directory: write_policy_files(directory, result.actor, result.critic, space),
-                           fields)
+    episode = render_episode(task, result.actor)
+
+    def write_files(directory: Path) -> None:
+        write_policy_files(directory, result.actor, result.critic, space)
+        if episode is not None:
+            (directory / EPISODE_FILE).write_bytes(episode)
+
+    return publish_version(root, policy, write_files, fields)

@@ -18,6 +18,7 @@ from pathlib import Path
 import keras
 
 from policy_artifacts import ACTOR_FILE, CRITIC_FILE, ArtifactError, ArtifactLimits, publish_version, read_verified
+from policy_artifacts.manifest import EPISODE_FILE
 from policy_artifacts.store import first_line
 from trainer.serving_form import write_policy_files
 
@@ -36,12 +37,13 @@ def republish(root: Path, policy: str, version: int):
                 raise ArtifactError(f"{verified.where}: {name} cannot be loaded safely: {first_line(exc)}") from None
     manifest = verified.manifest
     fields = manifest.model_dump(exclude={"schema_version", "policy", "version", "files"})
-    return publish_version(
-        root, policy,
-        lambda directory: write_policy_files(directory, models[ACTOR_FILE], models[CRITIC_FILE],
-                                             manifest.observation_space),
-        fields,
-    )
+
+    def write_files(directory: Path) -> None:
+        write_policy_files(directory, models[ACTOR_FILE], models[CRITIC_FILE], manifest.observation_space)
+        if verified.episode_gif is not None:
+            (directory / EPISODE_FILE).write_bytes(verified.episode_gif)
+
+    return publish_version(root, policy, write_files, fields)
 
 
 def main(argv: list[str] | None = None) -> int:
