@@ -87,6 +87,7 @@ def collect_rollout(
         return normalizer(observations) if normalizer else observations
 
     steps = []
+    distribution.new_rollout()
     for _ in range(n_steps):
         if normalizer:
             normalizer.update(env.observations)
@@ -127,17 +128,26 @@ def rollout_outputs(task: Task, actor: keras.Model, rollout: Rollout) -> np.ndar
     return task.batched(actor)(rollout.observations.reshape(-1, *rollout.observations.shape[2:]))
 
 
-def build_models(task: Task, hp: Hyperparameters) -> tuple[keras.Model, keras.Model, keras.losses.Loss]:
+def optimizer(hp: Hyperparameters, learning_rate: float) -> keras.optimizers.Optimizer:
+    clipnorm = hp.max_grad_norm or None
+    if hp.optimizer == "rmsprop":
+        # PyTorch (SB3) divides by sqrt(v) + 1e-5, Keras by sqrt(v + epsilon): epsilon 1e-10 is
+        # the same floor. Keras' own 1e-7 would floor at 3e-4 and all but freeze parameters
+        # with small gradients (gSDE's log std barely moved with it).
+        return keras.optimizers.RMSprop(learning_rate, rho=0.99, epsilon=1e-10, clipnorm=clipnorm)
+    return keras.optimizers.Adam(learning_rate, clipnorm=clipnorm)
+
+def build_models(task: Task, hp: Hyperparameters, distribution: ActionDistribution
+                 ) -> tuple[keras.Model, keras.Model, keras.losses.Loss]:
     """Returns the compiled actor and critic, and the actor's loss (its entropy weight is scheduled)."""
     actor, critic = task.build_models(hp)
-    actor_loss = task.distribution.loss(hp.entropy_coef)
-    clipnorm = hp.max_grad_norm or None
-    actor.compile(optimizer=keras.optimizers.Adam(hp.actor_learning_rate, clipnorm=clipnorm), loss=actor_loss)
-    critic.compile(optimizer=keras.optimizers.Adam(hp.critic_learning_rate, clipnorm=clipnorm), loss="mse")
+    actor_loss = distribution.loss(hp.entropy_coef)
+    actor.compile(optimizer=optimizer(hp, hp.actor_learning_rate), loss=actor_loss)
+    critic.compile(optimizer=optimizer(hp, hp.critic_learning_rate), loss="mse")
     return actor, critic, actor_loss
 
-def update(task: Task, actor: keras.Model, critic: keras.Model, rollout: Rollout,
-           hp: Hyperparameters) -> tuple[float, float, float]:
+def update(task: Task, distribution: ActionDistribution, actor: keras.Model, critic: keras.Model,
+           rollout: Rollout, hp: Hyperparameters) -> tuple[float, float, float]:
     """Fits the critic to the rollout's returns and the actor to its advantages, one step each;
     returns (actor loss, critic loss, the returns' variance explained by the critic before)."""
     n_steps, n_envs = rollout.actions.shape[:2]
@@ -157,7 +167,7 @@ def update(task: Task, actor: keras.Model, critic: keras.Model, rollout: Rollout
         advantages = (advantages - acted.mean()) / (acted.std() + 1e-8)
     inputs = task.model_inputs(rollout.observations.reshape(flat, *rollout.observations.shape[2:]))
     critic_loss = critic.train_on_batch(inputs, returns.reshape(-1, 1).astype(np.float32), sample_weight=weights)
-    actor_loss = actor.train_on_batch(inputs, task.distribution.targets(rollout.actions, advantages),
+    actor_loss = actor.train_on_batch(inputs, distribution.targets(rollout.actions, advantages),
                                       sample_weight=weights)
     acted = weights > 0
     explained = explained_variance(values[0].reshape(-1)[acted], returns.reshape(-1)[acted])
@@ -181,7 +191,8 @@ def train(
     started = time.perf_counter()
     if seed is not None:
         keras.utils.set_random_seed(seed)
-    actor, critic, actor_loss = build_models(task, hp)
+    distribution = task.distribution.for_training(hp)
+    actor, critic, actor_loss = build_models(task, hp, distribution)
     env = task.vector_env(hp.n_envs, seed)
     normalizer = task.observation_normalizer(hp)
     reward_normalizer = RewardNormalizer(hp.n_envs, hp.gamma) if hp.normalize_rewards else None
@@ -190,6 +201,7 @@ def train(
     def as_published(model: keras.Model) -> keras.Model:
         """Returns the model as it would be published: taking raw observations."""
         return normalizer.fold_into(model) if normalizer else model
+    rollout = None
     rng = np.random.default_rng(None if seed is None else seed + 1)
 
     env_steps = updates = 0
@@ -209,22 +221,28 @@ def train(
             break
         progress = env_steps / max(hp.decay_env_steps, 1)
         epsilon = linear_schedule(hp.epsilon_start, hp.epsilon_final, progress)
-        rollout = collect_rollout(env, task.batched(actor), task.distribution, epsilon, hp.n_steps, rng, normalizer)
+        learning_rate_left = linear_schedule(1.0, hp.learning_rate_final, progress)
+        actor.optimizer.learning_rate.assign(hp.actor_learning_rate * learning_rate_left)
+        critic.optimizer.learning_rate.assign(hp.critic_learning_rate * learning_rate_left)
+        rollout = collect_rollout(env, task.batched(actor), distribution, epsilon, hp.n_steps, rng, normalizer)
         ended = rollout.terminated | rollout.truncated
         finished = episodes.record(rollout.rewards, ended, rollout.acted)
         if reward_normalizer:
             rollout.rewards = reward_normalizer(rollout.rewards, ended, rollout.acted)
         entropy_coef = linear_schedule(hp.entropy_coef, hp.entropy_coef_final, progress)
         actor_loss.entropy_coef.assign(entropy_coef)
-        losses = update(task, actor, critic, rollout, hp)
+        losses = update(task, distribution, actor, critic, rollout, hp)
         env_steps += hp.n_steps * hp.n_envs
         updates += 1
         if on_update:
-            entropy = task.distribution.entropy(rollout_outputs(task, actor, rollout))
+            entropy = distribution.entropy(rollout_outputs(task, actor, rollout))
             on_update(UpdateRecord(env_steps, updates, *losses[:2], entropy, losses[2], entropy_coef,
-                                   hp.actor_learning_rate, hp.critic_learning_rate, *finished))
+                                   hp.actor_learning_rate * learning_rate_left,
+                                   hp.critic_learning_rate * learning_rate_left, *finished))
 
-    actor, critic = as_published(actor), as_published(critic)
+    # The last rollout's states show the published form what the actor's noise was like (gSDE).
+    recent = rollout_outputs(task, actor, rollout) if rollout is not None else None
+    actor, critic = distribution.publishable(as_published(actor), recent), as_published(critic)
     final = task.final_evaluation(actor, hp, evaluation if evaluated_at == updates else None)
     return TrainingResult(
         actor=actor, critic=critic, evaluation=final, env_steps=env_steps, updates=updates,

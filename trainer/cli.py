@@ -9,6 +9,7 @@ so `--help` and errors answer at once.
 from __future__ import annotations
 
 import argparse
+import ast
 import dataclasses
 import json
 import math
@@ -142,6 +143,9 @@ def build_parser() -> argparse.ArgumentParser:
         # None means "the task's default": each env family has its own tuned values.
         if type_name == "bool":
             hyper.add_argument(flag, action=argparse.BooleanOptionalAction, default=None,
+                               help=f"{help_text} (default per env; tabular: {default})")
+        elif type_name.startswith("Literal["):
+            hyper.add_argument(flag, choices=ast.literal_eval(type_name.removeprefix("Literal")), default=None,
                                help=f"{help_text} (default per env; tabular: {default})")
         else:
             hyper.add_argument(flag, type=_TYPES[type_name], default=None,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import MISSING, asdict, dataclass, field, fields
+from typing import Literal
 
 
 def _param(default, help: str):
@@ -34,6 +35,17 @@ class Hyperparameters:
         False, "Scale rewards for learning by the running std of the discounted return (SB3's VecNormalize)."
     )
     max_grad_norm: float = _param(0.0, "Clip each update's gradient to this global norm; 0 = no clipping.")
+    optimizer: Literal["adam", "rmsprop"] = _param(
+        "adam", "Optimizer of actor and critic: adam, or rmsprop (SB3's A2C default, epsilon placed as PyTorch does)."
+    )
+    learning_rate_final: float = _param(
+        1.0, "Fraction of the learning rates left once decay_env_steps are done, reached linearly (1 = constant)."
+    )
+    state_dependent_noise: bool = _param(
+        False, "Box actions: explore with gSDE, noise = the actor's last hidden features x a random matrix "
+               "(redrawn each rollout or every sde_sample_freq steps), instead of fresh noise every step."
+    )
+    sde_sample_freq: int = _param(-1, "gSDE: steps between redraws of the noise matrices; -1 = once per rollout.")
     budget: int = _param(5_000_000, "Stop after this many env steps if the target is not reached.")
     target: float = _param(
         0.98, "Tabular: stop when the greedy policy is within (1 - target) x |optimum| of the optimum..."

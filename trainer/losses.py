@@ -80,3 +80,52 @@ class GaussianActorLoss(keras.losses.Loss):
     def get_config(self):
         return {**super().get_config(), "action_size": self.action_size,
                 "entropy_coef": float(self.entropy_coef.numpy())}
+
+
+# gSDE's variance floor (SB3's epsilon): a state whose latent features are all 0 keeps a finite log-probability.
+NOISE_VARIANCE_FLOOR = 1e-6
+
+
+def state_dependent_log_std(outputs, action_size: int, stop_features=True):
+    """Returns (mean, log_std) from a gSDE actor's [mean | log_std matrix | latent] outputs:
+    std_j(s)^2 = sum_i latent_i(s)^2 x exp(log_std_ij)^2 (+ a floor), the variance of
+    latent(s) @ W with W_ij ~ N(0, exp(log_std_ij)^2): gSDE's noise at that state (SB3's full_std).
+
+    The numpy twin for rollouts is `trainer.distributions.StateDependentNoise.mean_and_std`.
+    With `stop_features`, the features get no gradient from the noise (SB3's default,
+    learn_features=False)."""
+    latent = (outputs.shape[-1] - action_size) // (action_size + 1)  # static: the model's output width
+    mean = outputs[:, :action_size]
+    log_std_matrix = ops.reshape(outputs[:, action_size:action_size + latent * action_size], (-1, latent, action_size))
+    features = outputs[:, action_size + latent * action_size:]
+    if stop_features:
+        features = ops.stop_gradient(features)
+    variance = ops.sum(ops.square(features)[:, :, None] * ops.exp(2.0 * log_std_matrix), axis=1)
+    return mean, 0.5 * ops.log(variance + NOISE_VARIANCE_FLOOR)
+
+
+@keras.saving.register_keras_serializable(package="a2c")
+class StateDependentNoiseLoss(keras.losses.Loss):
+    """The Gaussian policy-gradient loss for a gSDE actor: the same terms as
+    `GaussianActorLoss`, with each state's standard deviation computed from the noise
+    matrix's log std and the state's latent features (`state_dependent_log_std`).
+    y_true is [action..., advantage], as for every Gaussian actor."""
+
+    def __init__(self, action_size: int, entropy_coef: float = 0.0, name: str = "state_dependent_noise_loss",
+                 **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.action_size = action_size
+        self.entropy_coef = keras.Variable(entropy_coef, trainable=False, dtype="float32")
+
+    def call(self, y_true, y_pred):
+        size = self.action_size
+        actions, advantages = y_true[:, :size], y_true[:, size]
+        mean, log_std = state_dependent_log_std(y_pred, size)
+        z = (actions - mean) * ops.exp(-log_std)
+        log_probability = ops.sum(-0.5 * z * z - log_std - _HALF_LOG_2PI, axis=-1)
+        entropy = ops.sum(log_std + _HALF_LOG_2PI + 0.5, axis=-1)
+        return -log_probability * advantages - self.entropy_coef * entropy
+
+    def get_config(self):
+        return {**super().get_config(), "action_size": self.action_size,
+                "entropy_coef": float(self.entropy_coef.numpy())}

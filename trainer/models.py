@@ -9,6 +9,7 @@ models into ONNX, where a `Normalization` layer's constants become extra graph i
 from __future__ import annotations
 
 import keras
+import numpy as np
 
 
 def _encoded_state(n_states: int, name: str) -> tuple[keras.KerasTensor, keras.KerasTensor]:
@@ -107,6 +108,78 @@ def build_gaussian_actor(
     head.kernel.assign(head.kernel_constraint(head.kernel))
     head.bias.assign([0.0] * action_size + [log_std_init] * action_size)  # mean 0, std exp(log_std_init)
     return keras.Model(observation, outputs, name="actor")
+
+
+@keras.saving.register_keras_serializable(package="a2c")
+class StateDependentNoiseHead(keras.constraints.Constraint):
+    """The gSDE head's kernel layout, restored after every update: columns [0, mean) are
+    learned (the mean); the next `latent x mean` columns are zero, so those outputs are the
+    bias alone: the noise's log standard deviation matrix, one learned entry per (latent
+    feature, action element), the same for every state; the last `latent` columns are the
+    identity, so those outputs are the latent features themselves (their bias held at 0)."""
+
+    def __init__(self, mean: int, latent: int, bias: bool = False):
+        self.mean, self.latent, self.bias = mean, latent, bias
+
+    def __call__(self, weights):
+        columns = keras.ops.arange(keras.ops.shape(weights)[-1])
+        first_feature = self.mean + self.latent * self.mean
+        keep = keras.ops.cast(columns < self.mean, weights.dtype)
+        if self.bias:  # the log std entries are the bias; the features' bias stays 0
+            return weights * keras.ops.cast(columns < first_feature, weights.dtype)
+        identity = keras.ops.concatenate(
+            [keras.ops.zeros((self.latent, first_feature), weights.dtype), keras.ops.eye(self.latent, dtype=weights.dtype)],
+            axis=1)
+        return weights * keep + identity
+
+    def get_config(self):
+        return {"mean": self.mean, "latent": self.latent, "bias": self.bias}
+
+
+def build_state_dependent_noise_actor(
+    observation_shape: tuple[int, ...], action_size: int, hidden_units: int = 64, hidden_layers: int = 2,
+    log_std_init: float = -2.0,
+) -> keras.Model:
+    """Returns the gSDE actor for training: observations -> [mean | log_std matrix | latent]
+    (batch, action_size + latent x action_size + latent), one Dense chain, as
+    `trainer.distributions.StateDependentNoise` reads it (SB3's gSDE with full_std).
+
+    The latent features are the last hidden layer's, passed through by identity columns so
+    the rollout gets them from the same forward pass; the loss stops their gradient, as SB3
+    does. Published, it becomes a plain [mean | log_std] actor (`gaussian_actor_from_noise_actor`).
+    """
+    observation, x = _box_trunk(observation_shape, hidden_units, hidden_layers, "actor")
+    latent = x.shape[-1]
+    width = action_size + latent * action_size + latent
+    # Keras' default initialiser, as the zoo's gSDE settings have SB3 use PyTorch's (ortho_init=False).
+    head = keras.layers.Dense(width, name="mean_noise_and_latent",
+                              kernel_constraint=StateDependentNoiseHead(action_size, latent),
+                              bias_constraint=StateDependentNoiseHead(action_size, latent, bias=True))
+    outputs = head(x)
+    head.kernel.assign(head.kernel_constraint(head.kernel))
+    head.bias.assign([0.0] * action_size + [log_std_init] * (latent * action_size) + [0.0] * latent)
+    return keras.Model(observation, outputs, name="actor")
+
+
+def gaussian_actor_from_noise_actor(actor: keras.Model, action_size: int, log_std) -> keras.Model:
+    """Returns the plain, uncompiled [mean | log_std] actor (what `build_gaussian_actor` makes,
+    without constraints) with the gSDE actor's trunk and mean and the given state-independent
+    log standard deviation per action element."""
+    config = actor.get_config()
+    head = config["layers"][-1]
+    head["config"]["units"] = 2 * action_size
+    head["name"] = head["config"]["name"] = "mean_and_log_std"  # the name build_gaussian_actor gives it
+    config["output_layers"] = [["mean_and_log_std", 0, 0]]
+    for layer in config["layers"]:
+        for key in ("kernel_constraint", "bias_constraint"):
+            if layer["config"].get(key) is not None:
+                layer["config"][key] = None
+    plain = actor.__class__.from_config(config)
+    *trunk, kernel, bias = actor.get_weights()
+    kernel = np.concatenate([kernel[:, :action_size], np.zeros((kernel.shape[0], action_size), kernel.dtype)], axis=1)
+    bias = np.concatenate([bias[:action_size], np.asarray(log_std, bias.dtype).reshape(action_size)])
+    plain.set_weights([*trunk, kernel, bias])
+    return plain
 
 
 def build_box_critic(

@@ -80,10 +80,14 @@ class BoxTask:
     def build_models(self, hp: Hyperparameters) -> tuple[keras.Model, keras.Model]:
         # Here, not at the top: trainer.models imports Keras, and so TensorFlow, which the CLI's
         # checks and `--help` answer without.
-        from trainer.models import build_box_actor, build_box_critic, build_gaussian_actor
+        from trainer.models import (build_box_actor, build_box_critic, build_gaussian_actor,
+                                    build_state_dependent_noise_actor)
 
         shape = self.observation_space.shape
-        if self.continuous:
+        if self.continuous and hp.state_dependent_noise:
+            actor = build_state_dependent_noise_actor(shape, self.distribution.size, hp.hidden_units,
+                                                      hp.hidden_layers, hp.log_std_init)
+        elif self.continuous:
             actor = build_gaussian_actor(shape, self.distribution.size, hp.hidden_units, hp.hidden_layers,
                                          hp.log_std_init)
         else:
