@@ -168,8 +168,12 @@ def gaussian_actor_from_noise_actor(actor: keras.Model, action_size: int, log_st
     config = actor.get_config()
     head = config["layers"][-1]
     head["config"]["units"] = 2 * action_size
-    head["name"] = head["config"]["name"] = "mean_and_log_std"  # the name build_gaussian_actor gives it
-    config["output_layers"] = [["mean_and_log_std", 0, 0]]
+    old_name, new_name = head["name"], "mean_and_log_std"  # the name build_gaussian_actor gives it
+    head["name"] = head["config"]["name"] = new_name
+    # The output reference keeps its own shape ([name, 0, 0], or a list of them): only the name changes.
+    outputs = config["output_layers"]
+    config["output_layers"] = ([new_name, *outputs[1:]] if outputs and outputs[0] == old_name
+                               else [[new_name, *o[1:]] if o[0] == old_name else o for o in outputs])
     for layer in config["layers"]:
         for key in ("kernel_constraint", "bias_constraint"):
             if layer["config"].get(key) is not None:

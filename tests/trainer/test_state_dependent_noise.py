@@ -7,6 +7,7 @@ import keras
 import numpy as np
 import pytest
 
+from policy_artifacts.keras_reader import read_keras_model
 from trainer.a2c import train
 from trainer.config import Hyperparameters
 from trainer.distributions import Categorical, DiagonalGaussian, StateDependentNoise
@@ -127,7 +128,7 @@ def test_over_many_draws_the_noise_has_the_standard_deviation_the_loss_scores():
     np.testing.assert_allclose(draws.std(axis=0), std[0], rtol=0.03)
 
 
-def test_the_published_actor_is_a_plain_gaussian_one_with_the_trained_mean_and_the_rms_noise():
+def test_the_published_actor_is_a_plain_gaussian_one_with_the_trained_mean_and_the_rms_noise(tmp_path):
     actor = gsde_actor(log_std_init=-1.0)
     x = observations(50)
     outputs = np.asarray(actor.predict_on_batch(x), np.float64)
@@ -138,6 +139,10 @@ def test_the_published_actor_is_a_plain_gaussian_one_with_the_trained_mean_and_t
     forward = numpy_forward(published)
     assert forward is not None, "the published actor is not a Dense chain"
     answers = forward(x)
+    # Saved and read back as the service reads it (a chain ending at its output layer).
+    published.save(tmp_path / "actor.keras")
+    read = read_keras_model((tmp_path / "actor.keras").read_bytes(), "actor.keras")
+    np.testing.assert_allclose(read(x.astype(np.float64)), answers, atol=1e-5)
     np.testing.assert_allclose(answers[:, :SIZE], outputs[:, :SIZE], atol=1e-5)
     _, std = noise().mean_and_std(outputs)
     np.testing.assert_allclose(answers[:, SIZE:], np.tile(np.log(np.sqrt((std ** 2).mean(axis=0))), (50, 1)),
