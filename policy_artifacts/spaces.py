@@ -290,10 +290,12 @@ class BoxActionSpace(BoxSpace):
         return gaussian_mean_and_std(outputs, self.size, self.distribution.log_std_bounds, tuple(self.shape))
 
     def actions(self, outputs: np.ndarray, greedy: bool, rng: np.random.Generator) -> np.ndarray:
-        """Returns one action per row of the actor's outputs, clipped to the bounds."""
+        """Returns one action per row of the actor's outputs, clipped to the bounds, in the
+        wire dtype (float32, the action space's): /act, OIP and TF Serving answer the same
+        numbers (a float32 Box's bounds are float32 values, so the rounding stays within them)."""
         mean, std = self.mean_and_std(outputs)
         low, high = self.bounds
-        return np.clip(mean if greedy else sample_gaussian(mean, std, rng), low, high)
+        return np.clip(mean if greedy else sample_gaussian(mean, std, rng), low, high).astype(self.wire_dtype)
 
 
 ActionSpace = Annotated[DiscreteSpace | BoxActionSpace, Field(discriminator="kind")]

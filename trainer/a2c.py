@@ -129,13 +129,15 @@ def rollout_outputs(task: Task, actor: keras.Model, rollout: Rollout) -> np.ndar
 
 
 def optimizer(hp: Hyperparameters, learning_rate: float) -> keras.optimizers.Optimizer:
-    clipnorm = hp.max_grad_norm or None
+    # One norm over all of a model's gradients, as SB3's clip_grad_norm_ (Keras' clipnorm
+    # would clip each variable's gradient on its own).
+    clip = {"global_clipnorm": hp.max_grad_norm or None}
     if hp.optimizer == "rmsprop":
         # PyTorch (SB3) divides by sqrt(v) + 1e-5, Keras by sqrt(v + epsilon): epsilon 1e-10 is
         # the same floor. Keras' own 1e-7 would floor at 3e-4 and all but freeze parameters
         # with small gradients (gSDE's log std barely moved with it).
-        return keras.optimizers.RMSprop(learning_rate, rho=0.99, epsilon=1e-10, clipnorm=clipnorm)
-    return keras.optimizers.Adam(learning_rate, clipnorm=clipnorm)
+        return keras.optimizers.RMSprop(learning_rate, rho=0.99, epsilon=1e-10, **clip)
+    return keras.optimizers.Adam(learning_rate, **clip)
 
 def build_models(task: Task, hp: Hyperparameters, distribution: ActionDistribution
                  ) -> tuple[keras.Model, keras.Model, keras.losses.Loss]:
@@ -222,8 +224,9 @@ def train(
         progress = env_steps / max(hp.decay_env_steps, 1)
         epsilon = linear_schedule(hp.epsilon_start, hp.epsilon_final, progress)
         learning_rate_left = linear_schedule(1.0, hp.learning_rate_final, progress)
-        actor.optimizer.learning_rate.assign(hp.actor_learning_rate * learning_rate_left)
-        critic.optimizer.learning_rate.assign(hp.critic_learning_rate * learning_rate_left)
+        if hp.learning_rate_final != 1.0:  # a variable assignment per update costs where rates are constant
+            actor.optimizer.learning_rate.assign(hp.actor_learning_rate * learning_rate_left)
+            critic.optimizer.learning_rate.assign(hp.critic_learning_rate * learning_rate_left)
         rollout = collect_rollout(env, task.batched(actor), distribution, epsilon, hp.n_steps, rng, normalizer)
         ended = rollout.terminated | rollout.truncated
         finished = episodes.record(rollout.rewards, ended, rollout.acted)

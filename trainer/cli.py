@@ -34,6 +34,8 @@ BOUNDS = {
     "eval_episodes": (2, 10_000), "gamma": (0.0, 1.0), "gae_lambda": (0.0, 1.0),
     "epsilon_start": (0.0, 1.0), "epsilon_final": (0.0, 1.0), "entropy_coef": (0.0, 10.0),
     "entropy_coef_final": (0.0, 10.0), "sampled_target": (0.0, 1.0),
+    "learning_rate_final": (0.0, 1.0), "sde_sample_freq": (-1, 10_000), "max_grad_norm": (0.0, 1e6),
+    "log_std_init": (-5.0, 2.0),
 }
 POSITIVE = {"actor_learning_rate": 10.0, "critic_learning_rate": 10.0, "reward_scale": 1e6, "target": 1.0}
 
@@ -205,6 +207,7 @@ def main(argv: list[str] | None = None) -> int:
         task = create_task(args.env, env_kwargs, max_episode_steps=args.max_episode_steps,
                            target_return=args.target_return)
         hp = hyperparameters(task.hyperparameters, args)
+        task.distribution.for_training(hp)  # gSDE needs Box actions: said now, not after TensorFlow loads
         policy = check_policy_name(args.policy if args.policy is not None else task.default_policy_name)
         _check_writable(args.artifact_root)
         if args.tensorboard is not None:

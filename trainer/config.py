@@ -45,6 +45,10 @@ class Hyperparameters:
         False, "Box actions: explore with gSDE, noise = the actor's last hidden features x a random matrix "
                "(redrawn each rollout or every sde_sample_freq steps), instead of fresh noise every step."
     )
+    initializer: Literal["glorot", "fan_in_uniform"] = _param(
+        "glorot", "Box models' hidden layers, critic head and gSDE head: Keras' glorot, or fan_in_uniform "
+                  "(PyTorch's nn.Linear default, SB3's with ortho_init=False)."
+    )
     sde_sample_freq: int = _param(-1, "gSDE: steps between redraws of the noise matrices; -1 = once per rollout.")
     budget: int = _param(5_000_000, "Stop after this many env steps if the target is not reached.")
     target: float = _param(

@@ -3,8 +3,10 @@ how they reach the environment, and which Keras loss trains it.
 
 `Categorical` (Discrete actions): the actor outputs probabilities. `DiagonalGaussian`
 (Box actions): the actor's last Dense layer outputs the mean and the log standard
-deviation of each action dimension side by side, `[mean | log_std]`, both from the
-network (a state-dependent standard deviation, bounded to [LOG_STD_MIN, LOG_STD_MAX]).
+deviation of each action dimension side by side, `[mean | log_std]`; the log standard
+deviation is the same for every state (learned through the bias alone) and bounded to
+[LOG_STD_MIN, LOG_STD_MAX]. `StateDependentNoise` (gSDE) is a training form of the
+Gaussian whose noise comes from the actor's features; it publishes as a DiagonalGaussian.
 A sampled action is mean + std * N(0, 1), unbounded, and is what the loss scores; the
 environment receives it clipped to the space's bounds (SB3 does the same), so a mean
 beyond a bound still learns from how far beyond it the samples fell.

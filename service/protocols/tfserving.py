@@ -131,9 +131,14 @@ class TfServingApi(Api):
         observation = {"dtype": TF_DTYPES[space.wire_dtype], "tensor_shape": _shape([-1, *space.wire_shape]),
                        "name": "observation"}
 
+        # Each output's dtype is the one the Open Inference Protocol's metadata gives it
+        # (the policy's OutputSpec): a client reading either sees the same tensors.
+        specs = {spec.name: spec for spec in policy.outputs}
+
         def signature(outputs: dict[str, tuple[int, ...]]) -> dict:
             return {"inputs": {"observation": observation},
-                    "outputs": {output: {"dtype": "DT_FLOAT", "tensor_shape": _shape([-1, *shape]), "name": output}
+                    "outputs": {output: {"dtype": TF_DTYPES[specs[output].dtype], "tensor_shape": _shape([-1, *shape]),
+                                         "name": output}
                                 for output, shape in outputs.items()},
                     "method_name": "tensorflow/serving/predict"}
 

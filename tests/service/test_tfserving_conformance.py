@@ -220,6 +220,20 @@ def test_metadata_of_a_box_action_policy_names_action_mean_and_std(client):
     assert [d.size for d in signatures.signature_def["value"].outputs["value"].tensor_shape.dim] == [-1, 1]
 
 
+@pytest.mark.parametrize("model", [TABULAR, BOX, GAUSSIAN])
+def test_metadata_gives_each_output_the_dtype_the_open_inference_protocol_gives_it(client, model):
+    message = json_format.Parse(client.get(f"/v1/models/{model}/metadata").data,
+                                get_model_metadata_pb2.GetModelMetadataResponse())
+    signatures = get_model_metadata_pb2.SignatureDefMap()
+    assert message.metadata["signature_def"].Unpack(signatures)
+    ours = {name: json_format.MessageToDict(tensor)["dtype"]
+            for signature in signatures.signature_def.values() for name, tensor in signature.outputs.items()}
+    oip = {tensor["name"]: tensor["datatype"] for tensor in client.get(f"/v2/models/{model}").get_json()["outputs"]}
+    as_oip = {"DT_FLOAT": "FP32", "DT_DOUBLE": "FP64", "DT_INT64": "INT64", "DT_INT32": "INT32"}
+    assert {name: as_oip[dtype] for name, dtype in ours.items()} == {name: oip[name] for name in ours}
+    assert "FP64" in oip.values()  # not all one dtype: the check compares something
+
+
 def test_predict_of_a_box_action_policy_answers_the_greedy_action_mean_and_std(client):
     rows = ok(post(client, f"/v1/models/{GAUSSIAN}:predict", {"instances": GAUSSIAN_OBSERVATIONS}))["predictions"]
     assert [set(row) for row in rows] == [{"action", "mean", "std"}] * 2
@@ -229,7 +243,8 @@ def test_predict_of_a_box_action_policy_answers_the_greedy_action_mean_and_std(c
     assert {name: [d.size for d in t.tensor_shape.dim] for name, t in response.outputs.items()} == {
         "action": [2, 2], "mean": [2, 2], "std": [2, 2]}
     assert columns == {name: [row[name] for row in rows] for name in ("action", "mean", "std")}
-    np.testing.assert_array_equal(columns["action"], np.clip(columns["mean"], -2, 2))
+    # The action is FP32, the action space's dtype, in every protocol; mean and std FP64.
+    np.testing.assert_array_equal(columns["action"], np.clip(columns["mean"], -2, 2).astype(np.float32))
     ours = client.post("/act", json={"observations": GAUSSIAN_OBSERVATIONS, "mode": "greedy",
                                      "policy": GAUSSIAN}).get_json()["actions"]
     np.testing.assert_allclose(columns["action"], ours, rtol=1e-6)

@@ -107,6 +107,12 @@ def test_cartpole_publishes_a_box_space_and_a_monte_carlo_evaluation(trained_tax
         (["--env", "no_such_module:Thing-v0"], "could not import 'no_such_module' for no_such_module:Thing-v0"),
         (["--env", "tests.trainer.custom_env:NoSuchEnv-v0"], "unknown environment 'tests.trainer.custom_env:NoSuchEnv-v0'"),
         (["--target-return", "0.5"], "--target-return is for Box-observation envs"),
+        (["--env", "CartPole-v1", "--state-dependent-noise"], "(gSDE) needs Box actions"),
+        (["--env", "Pendulum-v1", "--optimizer", "sgd"], "argument --optimizer: invalid choice: 'sgd'"),
+        (["--env", "Pendulum-v1", "--sde-sample-freq", "-2"], "--sde-sample-freq must be between -1 and"),
+        (["--env", "Pendulum-v1", "--learning-rate-final", "1.5"], "--learning-rate-final must be between 0.0 and 1.0"),
+        (["--env", "Pendulum-v1", "--log-std-init", "9"], "--log-std-init must be between -5.0 and 2.0"),
+        (["--env", "Pendulum-v1", "--max-grad-norm=-1"], "--max-grad-norm must be between 0.0 and"),
     ],
 )
 def test_mistakes_exit_non_zero_with_one_clear_line(tmp_path, capsys, args, message):

@@ -86,13 +86,13 @@ class BoxTask:
         shape = self.observation_space.shape
         if self.continuous and hp.state_dependent_noise:
             actor = build_state_dependent_noise_actor(shape, self.distribution.size, hp.hidden_units,
-                                                      hp.hidden_layers, hp.log_std_init)
+                                                      hp.hidden_layers, hp.log_std_init, hp.initializer)
         elif self.continuous:
             actor = build_gaussian_actor(shape, self.distribution.size, hp.hidden_units, hp.hidden_layers,
                                          hp.log_std_init)
         else:
             actor = build_box_actor(shape, self.n_actions, hp.hidden_units, hp.hidden_layers)
-        return actor, build_box_critic(shape, hp.hidden_units, hp.hidden_layers)
+        return actor, build_box_critic(shape, hp.hidden_units, hp.hidden_layers, hp.initializer)
 
     def vector_env(self, n_envs: int, seed: int | None) -> VectorGym:
         return VectorGym(self.make_vec(n_envs), seed)
