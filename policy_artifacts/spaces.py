@@ -291,11 +291,19 @@ class BoxActionSpace(BoxSpace):
 
     def actions(self, outputs: np.ndarray, greedy: bool, rng: np.random.Generator) -> np.ndarray:
         """Returns one action per row of the actor's outputs, clipped to the bounds, in the
-        wire dtype (float32, the action space's): /act, OIP and TF Serving answer the same
-        numbers (a float32 Box's bounds are float32 values, so the rounding stays within them)."""
+        wire dtype (float32): /act, OIP and TF Serving answer the same numbers."""
         mean, std = self.mean_and_std(outputs)
+        return np.clip(mean if greedy else sample_gaussian(mean, std, rng), *self.wire_bounds).astype(self.wire_dtype)
+
+    @cached_property
+    def wire_bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """Returns the bounds as the float32 values nearest them on the inside: a float64 bound
+        such as 0.1 has no float32 twin, and the nearest float32 (0.10000000149) lies outside."""
         low, high = self.bounds
-        return np.clip(mean if greedy else sample_gaussian(mean, std, rng), low, high).astype(self.wire_dtype)
+        low32, high32 = low.astype(np.float32), high.astype(np.float32)
+        low32 = np.where(low32 < low, np.nextafter(low32, np.float32(np.inf)), low32)
+        high32 = np.where(high32 > high, np.nextafter(high32, np.float32(-np.inf)), high32)
+        return low32, high32
 
 
 ActionSpace = Annotated[DiscreteSpace | BoxActionSpace, Field(discriminator="kind")]

@@ -229,7 +229,8 @@ def train(
             break
         progress = env_steps / max(hp.decay_env_steps, 1)
         epsilon = linear_schedule(hp.epsilon_start, hp.epsilon_final, progress)
-        learning_rate_left = linear_schedule(1.0, hp.learning_rate_final, progress)
+        # Over the whole budget, as SB3's linear schedule: a longer run decays more slowly.
+        learning_rate_left = linear_schedule(1.0, hp.learning_rate_final, env_steps / hp.budget)
         if hp.learning_rate_final != 1.0:  # a variable assignment per update costs where rates are constant
             actor.optimizer.learning_rate.assign(hp.actor_learning_rate * learning_rate_left)
             critic.optimizer.learning_rate.assign(hp.critic_learning_rate * learning_rate_left)
@@ -250,7 +251,7 @@ def train(
                                    hp.critic_learning_rate * learning_rate_left, *finished))
 
     # The last rollout's states show the published form what the actor's noise was like (gSDE).
-    recent = rollout_outputs(task, actor, rollout) if rollout is not None else None
+    recent = rollout_outputs(task, actor, rollout)[rollout.acted.reshape(-1)] if rollout is not None else None
     actor, critic = distribution.publishable(as_published(actor), recent), as_published(critic)
     final = task.final_evaluation(actor, hp, evaluation if evaluated_at == updates else None)
     return TrainingResult(

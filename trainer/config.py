@@ -39,15 +39,17 @@ class Hyperparameters:
         "adam", "Optimizer of actor and critic: adam, or rmsprop (SB3's A2C default, epsilon placed as PyTorch does)."
     )
     learning_rate_final: float = _param(
-        1.0, "Fraction of the learning rates left once decay_env_steps are done, reached linearly (1 = constant)."
+        1.0, "Fraction of the learning rates left at the end of the budget, reached linearly as SB3's linear "
+             "schedule (1 = constant)."
     )
     state_dependent_noise: bool = _param(
         False, "Box actions: explore with gSDE, noise = the actor's last hidden features x a random matrix "
                "(redrawn each rollout or every sde_sample_freq steps), instead of fresh noise every step."
     )
     initializer: Literal["glorot", "fan_in_uniform"] = _param(
-        "glorot", "Box models' hidden layers, critic head and gSDE head: Keras' glorot, or fan_in_uniform "
-                  "(PyTorch's nn.Linear default, SB3's with ortho_init=False)."
+        "glorot", "Box observations: the hidden layers, the critic's head and gSDE's head start from Keras' "
+                  "glorot or fan_in_uniform (PyTorch's nn.Linear default, SB3's with ortho_init=False); "
+                  "other actor heads start near zero either way."
     )
     sde_sample_freq: int = _param(-1, "gSDE: steps between redraws of the noise matrices; -1 = once per rollout.")
     budget: int = _param(5_000_000, "Stop after this many env steps if the target is not reached.")

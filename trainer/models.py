@@ -77,10 +77,11 @@ def _box_trunk(observation_shape: tuple[int, ...], hidden_units: int, hidden_lay
 
 
 def build_box_actor(
-    observation_shape: tuple[int, ...], n_actions: int, hidden_units: int = 64, hidden_layers: int = 2
+    observation_shape: tuple[int, ...], n_actions: int, hidden_units: int = 64, hidden_layers: int = 2,
+    initializer: str = "glorot",
 ) -> keras.Model:
     """Returns a model mapping observations (batch, *shape) to action probabilities (batch, n_actions)."""
-    observation, x = _box_trunk(observation_shape, hidden_units, hidden_layers, "actor")
+    observation, x = _box_trunk(observation_shape, hidden_units, hidden_layers, "actor", initializer)
     # Small last-layer weights, as SB3 does (gain 0.01): the untrained policy is near uniform.
     probabilities = keras.layers.Dense(
         n_actions, activation="softmax", name="action_probabilities",
@@ -107,7 +108,7 @@ class KeepColumnsZero(keras.constraints.Constraint):
 
 def build_gaussian_actor(
     observation_shape: tuple[int, ...], action_size: int, hidden_units: int = 64, hidden_layers: int = 2,
-    log_std_init: float = 0.0,
+    log_std_init: float = 0.0, initializer: str = "glorot",
 ) -> keras.Model:
     """Returns a model mapping observations (batch, *shape) to [mean | log_std] (batch, 2 x action_size).
 
@@ -117,7 +118,7 @@ def build_gaussian_actor(
     are held at zero, so it is learned through the bias alone (a per-state one let some
     states' noise collapse early, and Pendulum stalled near -800 where this reaches -200).
     """
-    observation, x = _box_trunk(observation_shape, hidden_units, hidden_layers, "actor")
+    observation, x = _box_trunk(observation_shape, hidden_units, hidden_layers, "actor", initializer)
     head = keras.layers.Dense(2 * action_size, name="mean_and_log_std",
                               kernel_initializer=keras.initializers.Orthogonal(gain=0.01),
                               kernel_constraint=KeepColumnsZero(action_size))

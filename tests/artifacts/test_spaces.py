@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from policy_artifacts.spaces import (
-    BatchTooLarge, BoxSpace, DiscreteSpace, SpaceError, check_batch_size, parse_observation_space,
+    BatchTooLarge, BoxActionSpace, BoxSpace, DiscreteSpace, SpaceError, check_batch_size, parse_observation_space,
     sample_categorical, sample_from_cumulative,
 )
 
@@ -156,3 +156,19 @@ def test_a_row_summing_just_under_one_never_samples_past_its_last_action():
 def test_sampling_works_on_float32_rows_as_the_trainer_passes_them():
     probabilities = np.full((64, 3), 1 / 3, dtype=np.float32)
     assert set(sample_categorical(probabilities, np.random.default_rng(2)).tolist()) <= {0, 1, 2}
+
+
+def test_served_box_actions_are_float32_values_that_stay_within_float64_bounds():
+    """0.1 has no float32 twin and the nearest float32 lies above it: an action clipped to
+    0.1 and then rounded would leave the space, so the bounds are rounded inwards first."""
+    space = BoxActionSpace(shape=[2], dtype="float64", low=[-0.1, -1.0], high=[0.1, 1.0], distribution={
+        "log_std": "state_independent", "log_std_bounds": [-5.0, 2.0]})
+    outputs = np.array([[6.3, -6.3, 0.0, 0.0], [0.05, 0.5, 1.0, 1.0]])  # [mean | log_std] per row
+    greedy = space.actions(outputs, greedy=True, rng=np.random.default_rng(0))
+    sampled = space.actions(np.repeat(outputs, 500, axis=0), greedy=False, rng=np.random.default_rng(0))
+    assert greedy.dtype == sampled.dtype == np.float32
+    low, high = space.bounds
+    for actions in (greedy, sampled):
+        assert np.all(actions.astype(np.float64) <= high) and np.all(actions.astype(np.float64) >= low)
+    assert float(greedy[0, 0]) == float(np.nextafter(np.float32(0.1), np.float32(0)))  # the largest float32 <= 0.1
+    assert greedy[0, 1] == np.float32(-1.0) and greedy[1, 1] == np.float32(0.5)  # exact bounds stay exact

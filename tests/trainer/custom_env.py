@@ -66,3 +66,21 @@ class Dials(gym.Env):
 
 if "Dials-v0" not in gym.registry:
     gym.register("Dials-v0", entry_point=Dials, max_episode_steps=10)
+
+
+class HalfPrecisionPush(gym.Env):
+    """Box actions in float16, which no manifest can describe: refused before training."""
+
+    observation_space = gym.spaces.Box(-1.0, 1.0, (2,), np.float32)
+    action_space = gym.spaces.Box(-1.0, 1.0, (1,), np.float16)
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        return np.zeros(2, np.float32), {}
+
+    def step(self, action):
+        return np.zeros(2, np.float32), 0.0, True, False, {}
+
+
+if "HalfPrecisionPush-v0" not in gym.registry:
+    gym.register("HalfPrecisionPush-v0", entry_point=HalfPrecisionPush, max_episode_steps=10)

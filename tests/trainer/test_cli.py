@@ -108,6 +108,7 @@ def test_cartpole_publishes_a_box_space_and_a_monte_carlo_evaluation(trained_tax
         (["--env", "tests.trainer.custom_env:NoSuchEnv-v0"], "unknown environment 'tests.trainer.custom_env:NoSuchEnv-v0'"),
         (["--target-return", "0.5"], "--target-return is for Box-observation envs"),
         (["--env", "CartPole-v1", "--state-dependent-noise"], "(gSDE) needs Box actions"),
+        (["--env", "tests.trainer.custom_env:HalfPrecisionPush-v0"], "float16 Box actions: only float32/float64"),
         (["--env", "Pendulum-v1", "--optimizer", "sgd"], "argument --optimizer: invalid choice: 'sgd'"),
         (["--env", "Pendulum-v1", "--sde-sample-freq", "-2"], "--sde-sample-freq must be between -1 and"),
         (["--env", "Pendulum-v1", "--learning-rate-final", "1.5"], "--learning-rate-final must be between 0.0 and 1.0"),

@@ -13,7 +13,8 @@ from trainer.config import Hyperparameters
 from trainer.distributions import Categorical, DiagonalGaussian, StateDependentNoise
 from trainer.inference import numpy_forward
 from trainer.losses import NOISE_VARIANCE_FLOOR, StateDependentNoiseLoss
-from trainer.models import build_state_dependent_noise_actor
+from trainer.models import (build_box_actor, build_box_critic, build_gaussian_actor,
+                            build_state_dependent_noise_actor)
 from trainer.tasks.base import TaskError
 from trainer.tasks.registry import create_task
 
@@ -147,6 +148,29 @@ def test_the_published_actor_is_a_plain_gaussian_one_with_the_trained_mean_and_t
     _, std = noise().mean_and_std(outputs)
     np.testing.assert_allclose(answers[:, SIZE:], np.tile(np.log(np.sqrt((std ** 2).mean(axis=0))), (50, 1)),
                                atol=1e-5)
+
+
+@pytest.mark.parametrize("build", [
+    lambda init: build_state_dependent_noise_actor(OBSERVATION, SIZE, 64, 2, initializer=init),
+    lambda init: build_gaussian_actor(OBSERVATION, SIZE, 64, 2, initializer=init),
+    lambda init: build_box_actor(OBSERVATION, 3, 64, 2, initializer=init),
+    lambda init: build_box_critic(OBSERVATION, 64, 2, initializer=init),
+])
+def test_the_initializer_reaches_every_box_models_hidden_layers(build):
+    """fan_in_uniform is PyTorch's nn.Linear default: kernel and bias uniform within 1/sqrt(fan_in)."""
+    keras.utils.set_random_seed(0)
+    glorot, torch_like = build("glorot"), build("fan_in_uniform")
+    checked = 0
+    for plain, layer in zip(glorot.layers, torch_like.layers):
+        if not layer.name.endswith("hidden_1"):  # the second hidden layer: fan_in 64
+            continue
+        checked += 1
+        kernel, bias = (np.asarray(w) for w in layer.get_weights())
+        assert np.abs(kernel).max() <= 1 / 8 and np.abs(kernel).max() > 0.1  # fan_in 64
+        assert np.abs(bias).max() > 0 and np.abs(bias).max() <= 1 / 8
+        assert np.abs(np.asarray(plain.get_weights()[1])).max() == 0.0  # glorot: zero bias
+        assert np.abs(np.asarray(plain.get_weights()[0])).max() > 1 / 8
+    assert checked == 1
 
 
 def test_state_dependent_noise_is_refused_for_discrete_actions():

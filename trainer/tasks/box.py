@@ -89,9 +89,9 @@ class BoxTask:
                                                       hp.hidden_layers, hp.log_std_init, hp.initializer)
         elif self.continuous:
             actor = build_gaussian_actor(shape, self.distribution.size, hp.hidden_units, hp.hidden_layers,
-                                         hp.log_std_init)
+                                         hp.log_std_init, hp.initializer)
         else:
-            actor = build_box_actor(shape, self.n_actions, hp.hidden_units, hp.hidden_layers)
+            actor = build_box_actor(shape, self.n_actions, hp.hidden_units, hp.hidden_layers, hp.initializer)
         return actor, build_box_critic(shape, hp.hidden_units, hp.hidden_layers, hp.initializer)
 
     def vector_env(self, n_envs: int, seed: int | None) -> VectorGym:

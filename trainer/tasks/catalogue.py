@@ -41,11 +41,11 @@ CONTROL = dataclasses.replace(
 # and reaches 90 with the zoo's horizon below with or without gSDE.
 _GSDE = dict(state_dependent_noise=True, optimizer="rmsprop", normalize_advantages=False, initializer="fan_in_uniform")
 # Pendulum: the zoo's settings (8 envs x 8 steps, gamma 0.9, log std -2, the learning rate
-# decaying linearly to 0 over 1M steps) at twice its learning rate: seeds 0-3 reached -200 in
+# decaying linearly to 0 over the 1M-step budget) at twice its learning rate: seeds 0-3 reached -200 in
 # 115k-260k steps (seed 4 did not in 660k; at 7e-4 it took 500k); 2.8e-3 was worse than either.
 PENDULUM = dataclasses.replace(
     CONTROL, **_GSDE, n_envs=8, n_steps=8, log_std_init=-2.0, actor_learning_rate=1.4e-3,
-    critic_learning_rate=1.4e-3, learning_rate_final=0.0, decay_env_steps=1_000_000, budget=1_000_000, eval_every=62,
+    critic_learning_rate=1.4e-3, learning_rate_final=0.0, budget=1_000_000, eval_every=62,
 )
 # MountainCarContinuous: the zoo's (4 envs x 100 steps, gamma 0.99, GAE lambda 1, noise
 # redrawn every 16 steps, log std 0, learning rate 7e-4).

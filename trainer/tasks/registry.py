@@ -150,8 +150,8 @@ def _checked_action_space(env_id: str, space: gym.spaces.Space) -> gym.spaces.Di
     if isinstance(space, gym.spaces.Discrete) and int(space.start) == 0:
         return space
     if isinstance(space, gym.spaces.Box):
-        if not np.issubdtype(space.dtype, np.floating):
-            raise TaskError(f"{env_id} has {space.dtype} Box actions: only float Box actions are supported")
+        if space.dtype not in (np.float32, np.float64):  # what a manifest's action space can say
+            raise TaskError(f"{env_id} has {space.dtype} Box actions: only float32/float64 Box actions are supported")
         if space.shape is None or not 1 <= len(space.shape) <= 4 or int(np.prod(space.shape)) > MAX_ACTION_ELEMENTS:
             raise TaskError(f"{env_id} actions of shape {space.shape} are not supported "
                             f"(1 to 4 dimensions, at most {MAX_ACTION_ELEMENTS} elements)")
