@@ -33,6 +33,11 @@ LOG_STD_MIN, LOG_STD_MAX = -5.0, 2.0
 GAUSSIAN_FIELDS = GaussianOutputs(log_std="state_independent", log_std_bounds=(LOG_STD_MIN, LOG_STD_MAX)).model_dump()
 
 
+def gaussian_entropy(std: np.ndarray) -> float:
+    """Returns the mean entropy (nats) of diagonal Gaussians with these standard deviations (rows)."""
+    return float((np.log(std) + 0.5 * np.log(2 * np.pi * np.e)).sum(axis=1).mean())
+
+
 class ActionDistribution(Protocol):
     def for_training(self, hp: Hyperparameters) -> ActionDistribution: ...
     def new_rollout(self) -> None: ...
@@ -125,7 +130,7 @@ class DiagonalGaussian(_Stateless):
     def entropy(self, outputs):
         """Returns the mean entropy (nats) of the rows' Gaussians, before clipping."""
         _, std = self.mean_and_std(outputs)
-        return float((np.log(std) + 0.5 * np.log(2 * np.pi * np.e)).sum(axis=1).mean())
+        return gaussian_entropy(std)
 
     def loss(self, entropy_coef):
         from trainer.losses import GaussianActorLoss  # Keras loads with training, after the CLI's checks
@@ -204,7 +209,7 @@ class StateDependentNoise:
 
     def entropy(self, outputs):
         _, std = self.mean_and_std(outputs)
-        return float((np.log(std) + 0.5 * np.log(2 * np.pi * np.e)).sum(axis=1).mean())
+        return gaussian_entropy(std)
 
     def loss(self, entropy_coef):
         from trainer.losses import StateDependentNoiseLoss

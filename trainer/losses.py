@@ -67,11 +67,14 @@ class GaussianActorLoss(keras.losses.Loss):
         self.action_size = action_size
         self.entropy_coef = keras.Variable(entropy_coef, trainable=False, dtype="float32")
 
+    def mean_and_log_std(self, y_pred):
+        """Returns each row's Gaussian from the actor's outputs: here `[mean | log_std]`."""
+        return y_pred[:, :self.action_size], ops.clip(y_pred[:, self.action_size:], LOG_STD_MIN, LOG_STD_MAX)
+
     def call(self, y_true, y_pred):
         size = self.action_size
         actions, advantages = y_true[:, :size], y_true[:, size]
-        mean = y_pred[:, :size]
-        log_std = ops.clip(y_pred[:, size:], LOG_STD_MIN, LOG_STD_MAX)
+        mean, log_std = self.mean_and_log_std(y_pred)
         z = (actions - mean) * ops.exp(-log_std)
         log_probability = ops.sum(-0.5 * z * z - log_std - _HALF_LOG_2PI, axis=-1)
         entropy = ops.sum(log_std + _HALF_LOG_2PI + 0.5, axis=-1)
@@ -105,27 +108,15 @@ def state_dependent_log_std(outputs, action_size: int, stop_features=True):
 
 
 @keras.saving.register_keras_serializable(package="a2c")
-class StateDependentNoiseLoss(keras.losses.Loss):
-    """The Gaussian policy-gradient loss for a gSDE actor: the same terms as
-    `GaussianActorLoss`, with each state's standard deviation computed from the noise
-    matrix's log std and the state's latent features (`state_dependent_log_std`).
-    y_true is [action..., advantage], as for every Gaussian actor."""
+class StateDependentNoiseLoss(GaussianActorLoss):
+    """The Gaussian policy-gradient loss for a gSDE actor: `GaussianActorLoss`'s terms, with
+    each state's standard deviation computed from the noise matrix's log std and the
+    state's latent features (`state_dependent_log_std`). y_true is [action..., advantage],
+    as for every Gaussian actor."""
 
     def __init__(self, action_size: int, entropy_coef: float = 0.0, name: str = "state_dependent_noise_loss",
                  **kwargs):
-        super().__init__(name=name, **kwargs)
-        self.action_size = action_size
-        self.entropy_coef = keras.Variable(entropy_coef, trainable=False, dtype="float32")
+        super().__init__(action_size=action_size, entropy_coef=entropy_coef, name=name, **kwargs)
 
-    def call(self, y_true, y_pred):
-        size = self.action_size
-        actions, advantages = y_true[:, :size], y_true[:, size]
-        mean, log_std = state_dependent_log_std(y_pred, size)
-        z = (actions - mean) * ops.exp(-log_std)
-        log_probability = ops.sum(-0.5 * z * z - log_std - _HALF_LOG_2PI, axis=-1)
-        entropy = ops.sum(log_std + _HALF_LOG_2PI + 0.5, axis=-1)
-        return -log_probability * advantages - self.entropy_coef * entropy
-
-    def get_config(self):
-        return {**super().get_config(), "action_size": self.action_size,
-                "entropy_coef": float(self.entropy_coef.numpy())}
+    def mean_and_log_std(self, y_pred):
+        return state_dependent_log_std(y_pred, self.action_size)
