@@ -180,10 +180,11 @@ def test_state_dependent_noise_is_refused_for_discrete_actions():
 
 def test_gsde_trains_mountain_car_to_its_threshold_and_publishes_a_plain_gaussian_actor():
     """The tuned MountainCarContinuous (gSDE, the zoo's horizon) reaches its reward threshold
-    (greedy, 10 episodes) within 24k env steps; what is published is [mean | log_std]."""
+    (greedy, 10 episodes) within 80k env steps (seeds 0-4 took 4k-28k: room for another
+    CPU's rounding to take a different path); what is published is [mean | log_std]."""
     task = create_task("MountainCarContinuous-v0", target_return=90.0)
     assert task.hyperparameters.state_dependent_noise
-    hp = dataclasses.replace(task.hyperparameters, budget=24_000, eval_episodes=10)
+    hp = dataclasses.replace(task.hyperparameters, budget=80_000, eval_episodes=10)
     result = train(task, hp, seed=0)
     assert result.stopped_because == "target" and result.evaluation.value >= 90.0
     assert result.actor.output_shape == (None, 2)
